@@ -1,0 +1,101 @@
+namespace Relay;
+
+/// <summary>
+/// Relay settings, bound from the <c>Relay</c> configuration section by
+/// <c>AddRelay(configuration)</c> and validated at start-up. Sizes are in bytes; a limit of 0
+/// (or an empty duration) switches that limit off where the documentation says so.
+/// </summary>
+public sealed class RelayOptions
+{
+    /// <summary>The configuration section the gateway binds: <c>Relay</c>.</summary>
+    public const string SectionName = "Relay";
+
+    /// <summary>Longest peer or document id accepted, in characters. Default 256.</summary>
+    public int MaxIdLength { get; set; } = 256;
+
+    /// <summary>
+    /// Optional regular expression every peer and document id must match in full. When unset, any id
+    /// without control characters, unpaired surrogates or whitespace is accepted.
+    /// </summary>
+    public string? IdPattern { get; set; }
+
+    /// <summary>Interval of server WebSocket pings on every relay socket. Default 15 s; zero turns pings off.</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// How long a peer may take to answer a ping before its socket is aborted. Default 15 s; zero sends
+    /// unsolicited pongs instead and never aborts.
+    /// </summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long the relay waits for a peer to answer its close frame before aborting the socket. Default 5 s.</summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>On shutdown, how long existing relay sockets get to finish closing (with 1001). Default 10 s.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Limits of the introduction (discovery) channel.</summary>
+    public RelayIntroductionOptions Introduction { get; set; } = new();
+
+    /// <summary>Limits of the connection (pipe) channel.</summary>
+    public RelayConnectionOptions Connection { get; set; } = new();
+}
+
+/// <summary>Limits of the introduction channel (<c>/introduction/{peerId}</c>).</summary>
+public sealed class RelayIntroductionOptions
+{
+    /// <summary>Largest message a peer may send, in bytes; larger ones close the socket with 4413. Default 64 KiB.</summary>
+    public int MaxMessageBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Most documents one Join or Leave may name; more closes the socket with 4413. Default 1,000.</summary>
+    public int MaxDocumentsPerMessage { get; set; } = 1_000;
+
+    /// <summary>Most documents one peer may have joined at once; joining more closes the socket with 4429. Default 1,000.</summary>
+    public int MaxDocumentsPerPeer { get; set; } = 1_000;
+
+    /// <summary>Most peers one document may have; a Join beyond it is refused with 4429. 0 (default) means unlimited.</summary>
+    public int MaxPeersPerDocument { get; set; }
+
+    /// <summary>
+    /// Bytes of introductions that may wait to be sent to one slow peer before it is closed with 4429.
+    /// Default 1 MiB.
+    /// </summary>
+    public int MaxQueuedBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// A peer that sends no message for this long is closed with 4408. Default 5 minutes, well above the
+    /// reference client's 55 s heartbeat; zero switches it off.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>Limits of the connection channel (<c>/connection/{localPeerId}/{remotePeerId}/{documentId}</c>).</summary>
+public sealed class RelayConnectionOptions
+{
+    /// <summary>How long the first half of a pairing waits for its partner before closing with 4408. Default 60 s.</summary>
+    public TimeSpan PendingTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Bytes a waiting half may send before its partner arrives; more closes it with 4413. Default 1 MiB.</summary>
+    public int MaxHeldBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Frames a waiting half may send before its partner arrives; more closes it with 4413. Default 1,024.</summary>
+    public int MaxHeldFrames { get; set; } = 1_024;
+
+    /// <summary>Size of the pooled buffer each pipe direction streams through. Default 16 KiB.</summary>
+    public int BufferSize { get; set; } = 16 * 1024;
+
+    /// <summary>Largest message a pipe forwards, in bytes; larger closes both sides with 4413. 0 (default) means unlimited.</summary>
+    public long MaxMessageBytes { get; set; }
+
+    /// <summary>Most payload bytes one pairing may relay in both directions together; more closes both sides with 4429. 0 (default) means unlimited.</summary>
+    public long MaxBytesPerPairing { get; set; }
+
+    /// <summary>Longest a pairing may last before both sides are closed with 4408. Zero (default) means unlimited.</summary>
+    public TimeSpan MaxPairingDuration { get; set; }
+
+    /// <summary>
+    /// A send to a partner that does not read for this long closes both sides with 4408; until then
+    /// the writer is slowed by TCP, never buffered. Default 60 s; zero waits forever.
+    /// </summary>
+    public TimeSpan StallTimeout { get; set; } = TimeSpan.FromSeconds(60);
+}

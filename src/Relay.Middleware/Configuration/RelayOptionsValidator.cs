@@ -1,0 +1,58 @@
+using Microsoft.Extensions.Options;
+
+namespace Relay.Configuration;
+
+/// <summary>Checks every relay option at start-up and reports all problems at once.</summary>
+internal sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RelayOptions options)
+    {
+        var errors = new List<string>();
+
+        void Require(bool condition, string message)
+        {
+            if (!condition)
+            {
+                errors.Add(message);
+            }
+        }
+
+        Require(options.MaxIdLength >= 1, $"Relay:MaxIdLength must be at least 1 (was {options.MaxIdLength}).");
+        if (!string.IsNullOrEmpty(options.IdPattern))
+        {
+            try
+            {
+                RelayIdPolicy.CreatePattern(options.IdPattern);
+            }
+            catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
+            {
+                errors.Add($"Relay:IdPattern is not a usable regular expression: {ex.Message}");
+            }
+        }
+
+        Require(options.KeepAliveInterval >= TimeSpan.Zero, "Relay:KeepAliveInterval must not be negative.");
+        Require(options.KeepAliveTimeout >= TimeSpan.Zero, "Relay:KeepAliveTimeout must not be negative.");
+        Require(options.CloseTimeout > TimeSpan.Zero, "Relay:CloseTimeout must be positive.");
+        Require(options.DrainTimeout >= TimeSpan.Zero, "Relay:DrainTimeout must not be negative.");
+
+        var introduction = options.Introduction;
+        Require(introduction.MaxMessageBytes >= 64, $"Relay:Introduction:MaxMessageBytes must be at least 64 (was {introduction.MaxMessageBytes}).");
+        Require(introduction.MaxDocumentsPerMessage >= 1, $"Relay:Introduction:MaxDocumentsPerMessage must be at least 1 (was {introduction.MaxDocumentsPerMessage}).");
+        Require(introduction.MaxDocumentsPerPeer >= 1, $"Relay:Introduction:MaxDocumentsPerPeer must be at least 1 (was {introduction.MaxDocumentsPerPeer}).");
+        Require(introduction.MaxPeersPerDocument >= 0, $"Relay:Introduction:MaxPeersPerDocument must not be negative (0 means unlimited; was {introduction.MaxPeersPerDocument}).");
+        Require(introduction.MaxQueuedBytes >= 1024, $"Relay:Introduction:MaxQueuedBytes must be at least 1024 (was {introduction.MaxQueuedBytes}).");
+        Require(introduction.IdleTimeout >= TimeSpan.Zero, "Relay:Introduction:IdleTimeout must not be negative (zero switches it off).");
+
+        var connection = options.Connection;
+        Require(connection.PendingTimeout >= TimeSpan.Zero, "Relay:Connection:PendingTimeout must not be negative (zero waits forever).");
+        Require(connection.MaxHeldBytes >= 0, $"Relay:Connection:MaxHeldBytes must not be negative (was {connection.MaxHeldBytes}).");
+        Require(connection.MaxHeldFrames >= 0, $"Relay:Connection:MaxHeldFrames must not be negative (was {connection.MaxHeldFrames}).");
+        Require(connection.BufferSize is >= 256 and <= 16 * 1024 * 1024, $"Relay:Connection:BufferSize must be between 256 and 16777216 (was {connection.BufferSize}).");
+        Require(connection.MaxMessageBytes >= 0, $"Relay:Connection:MaxMessageBytes must not be negative (0 means unlimited; was {connection.MaxMessageBytes}).");
+        Require(connection.MaxBytesPerPairing >= 0, $"Relay:Connection:MaxBytesPerPairing must not be negative (0 means unlimited; was {connection.MaxBytesPerPairing}).");
+        Require(connection.MaxPairingDuration >= TimeSpan.Zero, "Relay:Connection:MaxPairingDuration must not be negative (zero means unlimited).");
+        Require(connection.StallTimeout >= TimeSpan.Zero, "Relay:Connection:StallTimeout must not be negative (zero waits forever).");
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

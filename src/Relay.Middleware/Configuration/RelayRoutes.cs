@@ -1,0 +1,81 @@
+using Microsoft.AspNetCore.Http;
+using Yarp.ReverseProxy.Model;
+
+namespace Relay.Configuration;
+
+/// <summary>The two relay endpoints.</summary>
+internal enum RelayRole
+{
+    None,
+    Introduction,
+    Connection,
+}
+
+/// <summary>Marks an endpoint mapped by <c>MapRelay</c>.</summary>
+internal sealed record RelayEndpointMetadata(RelayRole Role);
+
+/// <summary>
+/// How relay routes are recognised and which route values they read. A YARP route is a relay route when
+/// its <c>Metadata</c> has <see cref="MetadataKey"/> = <c>Introduction</c> or <c>Connection</c>.
+/// </summary>
+internal static class RelayRoutes
+{
+    /// <summary>The route metadata key naming a relay role.</summary>
+    public const string MetadataKey = "Relay";
+
+    public const string PeerId = "peerId";
+    public const string LocalPeerId = "localPeerId";
+    public const string RemotePeerId = "remotePeerId";
+    public const string DocumentId = "documentId";
+
+    public const string IntroductionPattern = "/introduction/{" + PeerId + "}";
+    public const string ConnectionPattern = "/connection/{" + LocalPeerId + "}/{" + RemotePeerId + "}/{" + DocumentId + "}";
+
+    private static readonly string[] IntroductionValues = [PeerId];
+    private static readonly string[] ConnectionValues = [LocalPeerId, RemotePeerId, DocumentId];
+
+    /// <summary>Route values each role's path template must define.</summary>
+    public static IReadOnlyList<string> RequiredRouteValues(RelayRole role) => role switch
+    {
+        RelayRole.Introduction => IntroductionValues,
+        RelayRole.Connection => ConnectionValues,
+        _ => [],
+    };
+
+    public static RelayRole GetRole(Endpoint? endpoint)
+    {
+        if (endpoint is null)
+        {
+            return RelayRole.None;
+        }
+
+        if (endpoint.Metadata.GetMetadata<RelayEndpointMetadata>() is { } relay)
+        {
+            return relay.Role;
+        }
+
+        return endpoint.Metadata.GetMetadata<RouteModel>()?.Config.Metadata is { } metadata
+            && metadata.TryGetValue(MetadataKey, out var value)
+            && TryParseRole(value, out var role)
+                ? role
+                : RelayRole.None;
+    }
+
+    public static bool TryParseRole(string? value, out RelayRole role)
+    {
+        if (string.Equals(value, nameof(RelayRole.Introduction), StringComparison.OrdinalIgnoreCase))
+        {
+            role = RelayRole.Introduction;
+            return true;
+        }
+
+        if (string.Equals(value, nameof(RelayRole.Connection), StringComparison.OrdinalIgnoreCase))
+        {
+            role = RelayRole.Connection;
+            return true;
+        }
+
+        role = RelayRole.None;
+        return false;
+    }
+}

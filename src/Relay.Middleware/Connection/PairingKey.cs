@@ -1,0 +1,8 @@
+namespace Relay.Connection;
+
+/// <summary>One side's request: <c>local</c> wants <c>remote</c> about <c>document</c>. Ordinal equality.</summary>
+internal readonly record struct PairingKey(string Local, string Remote, string DocumentId)
+{
+    /// <summary>The request the partner makes for the same pairing.</summary>
+    public PairingKey Reciprocal => new(Remote, Local, DocumentId);
+}

@@ -1,0 +1,284 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Relay.Admission;
+using Relay.Configuration;
+using Relay.Lifetime;
+using Relay.Protocol;
+using Relay.Telemetry;
+
+namespace Relay.Introduction;
+
+/// <summary>
+/// Serves <c>/introduction/{peerId}</c>: registers the peer, reads its Join/Leave/heartbeat messages in
+/// either dialect, and introduces peers that share documents.
+/// </summary>
+internal sealed partial class IntroductionHandler(
+    PeerRegistry registry,
+    RelaySessions sessions,
+    RelaySocketAcceptor acceptor,
+    RelayIdPolicy ids,
+    RelayOptions options,
+    RelayMetrics metrics,
+    ILogger<IntroductionHandler> logger)
+{
+    // Small first buffer: most messages are a Join of a few ids; it grows to the limit when needed.
+    private const int InitialMessageBufferSize = 1024;
+
+    private readonly int _maxMessageBytes = options.Introduction.MaxMessageBytes;
+    private readonly int _maxDocumentsPerMessage = options.Introduction.MaxDocumentsPerMessage;
+
+    public async Task HandleAsync(HttpContext context, string? peerId)
+    {
+        if (!await acceptor.AdmitAsync(context).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        if (!ids.IsValid(peerId))
+        {
+            await acceptor.RefuseAsync(context, StatusCodes.Status400BadRequest, RejectionReasons.InvalidId, "Invalid peer id.").ConfigureAwait(false);
+            return;
+        }
+
+        var socket = await acceptor.AcceptAsync(context).ConfigureAwait(false);
+        var session = new PeerSession(peerId!, socket, sessions, options);
+        sessions.Add(session);
+        metrics.PeerConnected();
+        Log.PeerConnected(logger, session.PeerId);
+
+        if (registry.Register(session) is { } replaced)
+        {
+            Log.PeerReplaced(logger, session.PeerId);
+            metrics.Rejected(RejectionReasons.Replaced);
+            replaced.RequestClose((WebSocketCloseStatus)RelayCloseCodes.Replaced, "Replaced by a newer session for this peer id");
+        }
+
+        var sendLoop = session.RunSendLoopAsync();
+        try
+        {
+            await ReceiveLoopAsync(session).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            Log.PeerSocketFailed(logger, session.PeerId, ex);
+            session.RequestClose(WebSocketCloseStatus.EndpointUnavailable, null);
+        }
+        finally
+        {
+            registry.Unregister(session);
+            session.RequestClose(socket.CloseStatus ?? WebSocketCloseStatus.Empty, socket.CloseStatusDescription);
+            await sendLoop.ConfigureAwait(false);
+            sessions.Remove(session);
+            metrics.PeerDisconnected();
+            Log.PeerDisconnected(logger, session.PeerId, socket.CloseStatus);
+            socket.Dispose();
+        }
+    }
+
+    private async Task ReceiveLoopAsync(PeerSession session)
+    {
+        var socket = session.Socket;
+        var request = new IntroductionRequest();
+        var introductions = new Dictionary<PeerSession, List<string>>();
+        while (true)
+        {
+            // Wait for the next frame without holding a buffer: an idle peer costs no receive memory.
+            var first = await socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
+            if (first.MessageType == WebSocketMessageType.Close)
+            {
+                return;
+            }
+
+            session.Touch();
+            if (first.EndOfMessage)
+            {
+                HandleMessage(session, [], first.MessageType, request, introductions);
+                continue;
+            }
+
+            var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(InitialMessageBufferSize, _maxMessageBytes));
+            try
+            {
+                var length = 0;
+                while (true)
+                {
+                    if (length == buffer.Length)
+                    {
+                        if (length >= _maxMessageBytes)
+                        {
+                            metrics.Rejected(RejectionReasons.MessageTooBig);
+                            Log.PeerClosedByRelay(logger, session.PeerId, RelayCloseCodes.MessageTooBig, "message too big");
+                            session.RequestClose((WebSocketCloseStatus)RelayCloseCodes.MessageTooBig, $"Message larger than {_maxMessageBytes} bytes");
+                            await DiscardUntilCloseAsync(socket, buffer).ConfigureAwait(false);
+                            return;
+                        }
+
+                        buffer = Grow(buffer, length);
+                    }
+
+                    var limit = Math.Min(buffer.Length, _maxMessageBytes);
+                    var result = await socket.ReceiveAsync(buffer.AsMemory(length, limit - length), CancellationToken.None).ConfigureAwait(false);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        return;
+                    }
+
+                    length += result.Count;
+                    if (result.EndOfMessage)
+                    {
+                        break;
+                    }
+                }
+
+                HandleMessage(session, buffer.AsSpan(0, length), first.MessageType, request, introductions);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private void HandleMessage(
+        PeerSession session,
+        ReadOnlySpan<byte> message,
+        WebSocketMessageType type,
+        IntroductionRequest request,
+        Dictionary<PeerSession, List<string>> introductions)
+    {
+        if (session.IsClosing)
+        {
+            return;
+        }
+
+        var speaksJson = type == WebSocketMessageType.Text;
+        var frame = speaksJson
+            ? JsonIntroductionCodec.Parse(message, _maxDocumentsPerMessage, request)
+            : MessagePackIntroductionCodec.Parse(message, _maxDocumentsPerMessage, request);
+
+        switch (frame)
+        {
+            case IntroductionFrame.Malformed:
+                metrics.ProtocolError(ProtocolErrorReasons.Malformed);
+                Log.MalformedMessage(logger, session.PeerId, message.Length);
+                return;
+            case IntroductionFrame.UnknownType:
+                metrics.ProtocolError(ProtocolErrorReasons.UnknownType);
+                Log.IgnoredMessage(logger, session.PeerId);
+                return;
+            case IntroductionFrame.Heartbeat:
+                session.SpeaksJson = speaksJson;
+                return;
+            case IntroductionFrame.TooManyDocuments:
+                CloseByRelay(session, RelayCloseCodes.MessageTooBig, RejectionReasons.TooManyDocuments,
+                    $"More than {_maxDocumentsPerMessage} documents in one message");
+                return;
+        }
+
+        session.SpeaksJson = speaksJson;
+        if (!AllValid(request.Join) || !AllValid(request.Leave))
+        {
+            CloseByRelay(session, RelayCloseCodes.BadRequest, RejectionReasons.InvalidId, "Invalid document id");
+            return;
+        }
+
+        if (request.Leave.Count > 0)
+        {
+            registry.Leave(session, request.Leave);
+        }
+
+        if (request.Join.Count == 0)
+        {
+            return;
+        }
+
+        switch (registry.Join(session, request.Join, introductions))
+        {
+            case JoinResult.TooManyDocuments:
+                CloseByRelay(session, RelayCloseCodes.OverLimit, RejectionReasons.TooManyDocuments,
+                    $"More than {options.Introduction.MaxDocumentsPerPeer} documents joined");
+                return;
+            case JoinResult.DocumentFull:
+                CloseByRelay(session, RelayCloseCodes.OverLimit, RejectionReasons.DocumentFull,
+                    $"A document already has {options.Introduction.MaxPeersPerDocument} peers");
+                return;
+        }
+
+        foreach (var (other, shared) in introductions)
+        {
+            if (session.TryIntroduce(other.PeerId, shared))
+            {
+                metrics.IntroductionSent();
+            }
+
+            if (other.TryIntroduce(session.PeerId, shared))
+            {
+                metrics.IntroductionSent();
+            }
+        }
+
+        introductions.Clear();
+    }
+
+    private bool AllValid(List<string> documentIds)
+    {
+        foreach (var documentId in documentIds)
+        {
+            if (!ids.IsValid(documentId))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void CloseByRelay(PeerSession session, int code, string reason, string description)
+    {
+        metrics.Rejected(reason);
+        Log.PeerClosedByRelay(logger, session.PeerId, code, reason);
+        session.RequestClose((WebSocketCloseStatus)code, description);
+    }
+
+    private byte[] Grow(byte[] buffer, int length)
+    {
+        var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _maxMessageBytes));
+        buffer.AsSpan(0, length).CopyTo(larger);
+        ArrayPool<byte>.Shared.Return(buffer);
+        return larger;
+    }
+
+    /// <summary>After refusing a message, reads and drops frames until the peer answers our close.</summary>
+    private static async Task DiscardUntilCloseAsync(WebSocket socket, byte[] buffer)
+    {
+        while ((await socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None).ConfigureAwait(false)).MessageType != WebSocketMessageType.Close)
+        {
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(RelayEventIds.PeerConnected, LogLevel.Debug, "Peer {PeerId} connected to the introduction channel.")]
+        public static partial void PeerConnected(ILogger logger, string peerId);
+
+        [LoggerMessage(RelayEventIds.PeerDisconnected, LogLevel.Debug, "Peer {PeerId} disconnected (close status {CloseStatus}).")]
+        public static partial void PeerDisconnected(ILogger logger, string peerId, WebSocketCloseStatus? closeStatus);
+
+        [LoggerMessage(RelayEventIds.PeerReplaced, LogLevel.Information, "Peer {PeerId} connected again; its previous session is closed with 4409.")]
+        public static partial void PeerReplaced(ILogger logger, string peerId);
+
+        [LoggerMessage(RelayEventIds.MalformedMessage, LogLevel.Debug, "Ignored a malformed {Length}-byte message from peer {PeerId}.")]
+        public static partial void MalformedMessage(ILogger logger, string peerId, int length);
+
+        [LoggerMessage(RelayEventIds.IgnoredMessage, LogLevel.Debug, "Ignored a message of unknown type from peer {PeerId}.")]
+        public static partial void IgnoredMessage(ILogger logger, string peerId);
+
+        [LoggerMessage(RelayEventIds.PeerClosedByRelay, LogLevel.Information, "Closing peer {PeerId} with {CloseCode}: {Reason}.")]
+        public static partial void PeerClosedByRelay(ILogger logger, string peerId, int closeCode, string reason);
+
+        [LoggerMessage(RelayEventIds.PeerSocketFailed, LogLevel.Debug, "The introduction socket of peer {PeerId} failed.")]
+        public static partial void PeerSocketFailed(ILogger logger, string peerId, Exception exception);
+    }
+}

@@ -1,0 +1,213 @@
+using Relay.Telemetry;
+
+namespace Relay.Introduction;
+
+/// <summary>
+/// Connected peers and, for every document, the peers that joined it. Indexed by document, so a Join
+/// costs what its own documents and their members cost, never what the whole server holds.
+/// </summary>
+internal sealed class PeerRegistry(RelayOptions options, RelayMetrics metrics)
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, PeerSession> _peers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<PeerSession>> _members = new(StringComparer.Ordinal);
+    private readonly int _maxDocumentsPerPeer = options.Introduction.MaxDocumentsPerPeer;
+    private readonly int _maxPeersPerDocument = options.Introduction.MaxPeersPerDocument;
+
+    public int PeerCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _peers.Count;
+            }
+        }
+    }
+
+    public int DocumentCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _members.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="session"/> the peer's current session. Returns the session it replaced, if
+    /// any, already removed from every document; the caller closes it.
+    /// </summary>
+    public PeerSession? Register(PeerSession session)
+    {
+        lock (_lock)
+        {
+            _peers.TryGetValue(session.PeerId, out var replaced);
+            _peers[session.PeerId] = session;
+            if (replaced is not null)
+            {
+                RemoveAllDocuments(replaced);
+            }
+
+            return replaced;
+        }
+    }
+
+    /// <summary>Removes the session everywhere, unless a newer session for its peer id has replaced it.</summary>
+    public void Unregister(PeerSession session)
+    {
+        lock (_lock)
+        {
+            if (_peers.TryGetValue(session.PeerId, out var current) && ReferenceEquals(current, session))
+            {
+                _peers.Remove(session.PeerId);
+                RemoveAllDocuments(session);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Adds documents to the session and collects one introduction per pair of peers with newly shared
+    /// documents: <paramref name="introductions"/> maps each other peer to the documents it now shares
+    /// with <paramref name="session"/>. Nothing changes unless every limit allows the whole Join.
+    /// </summary>
+    public JoinResult Join(PeerSession session, List<string> documentIds, Dictionary<PeerSession, List<string>> introductions)
+    {
+        lock (_lock)
+        {
+            if (!_peers.TryGetValue(session.PeerId, out var current) || !ReferenceEquals(current, session))
+            {
+                return JoinResult.NotRegistered;
+            }
+
+            // Add tentatively, so duplicates inside the message count once, and undo if a limit says no.
+            var documents = session.Documents ??= new HashSet<string>(StringComparer.Ordinal);
+            var fresh = new List<string>(documentIds.Count);
+            foreach (var documentId in documentIds)
+            {
+                if (documents.Add(documentId))
+                {
+                    fresh.Add(documentId);
+                }
+            }
+
+            var refusal = CheckLimits(documents, fresh);
+            if (refusal != JoinResult.Joined)
+            {
+                foreach (var documentId in fresh)
+                {
+                    documents.Remove(documentId);
+                }
+
+                return refusal;
+            }
+
+            foreach (var documentId in fresh)
+            {
+                if (!_members.TryGetValue(documentId, out var members))
+                {
+                    members = [];
+                    _members.Add(documentId, members);
+                    metrics.DocumentTracked();
+                }
+
+                foreach (var other in members)
+                {
+                    if (!introductions.TryGetValue(other, out var shared))
+                    {
+                        shared = [];
+                        introductions.Add(other, shared);
+                    }
+
+                    shared.Add(documentId);
+                }
+
+                members.Add(session);
+            }
+
+            return JoinResult.Joined;
+        }
+    }
+
+    /// <summary>Removes documents from the session. No introductions follow a Leave.</summary>
+    public void Leave(PeerSession session, List<string> documentIds)
+    {
+        lock (_lock)
+        {
+            if (session.Documents is not { } documents)
+            {
+                return;
+            }
+
+            foreach (var documentId in documentIds)
+            {
+                if (documents.Remove(documentId))
+                {
+                    RemoveMember(documentId, session);
+                }
+            }
+        }
+    }
+
+    private void RemoveAllDocuments(PeerSession session)
+    {
+        if (session.Documents is not { } documents)
+        {
+            return;
+        }
+
+        foreach (var documentId in documents)
+        {
+            RemoveMember(documentId, session);
+        }
+
+        documents.Clear();
+    }
+
+    private void RemoveMember(string documentId, PeerSession session)
+    {
+        if (_members.TryGetValue(documentId, out var members) && members.Remove(session) && members.Count == 0)
+        {
+            _members.Remove(documentId);
+            metrics.DocumentUntracked();
+        }
+    }
+
+    private JoinResult CheckLimits(HashSet<string> documents, List<string> fresh)
+    {
+        if (documents.Count > _maxDocumentsPerPeer)
+        {
+            return JoinResult.TooManyDocuments;
+        }
+
+        if (_maxPeersPerDocument > 0)
+        {
+            foreach (var documentId in fresh)
+            {
+                if (_members.TryGetValue(documentId, out var members) && members.Count >= _maxPeersPerDocument)
+                {
+                    return JoinResult.DocumentFull;
+                }
+            }
+        }
+
+        return JoinResult.Joined;
+    }
+}
+
+/// <summary>What became of a Join.</summary>
+internal enum JoinResult
+{
+    Joined,
+
+    /// <summary>The session is no longer the peer's current one; the Join was ignored.</summary>
+    NotRegistered,
+
+    /// <summary>The peer would exceed <see cref="RelayIntroductionOptions.MaxDocumentsPerPeer"/>.</summary>
+    TooManyDocuments,
+
+    /// <summary>A document already has <see cref="RelayIntroductionOptions.MaxPeersPerDocument"/> peers.</summary>
+    DocumentFull,
+}

@@ -1,0 +1,29 @@
+namespace Relay;
+
+/// <summary>
+/// WebSocket close codes the relay sends. Codes a peer sends to its partner are passed on unchanged;
+/// these are the relay's own.
+/// </summary>
+public static class RelayCloseCodes
+{
+    /// <summary>1000: the partner closed normally (passed on) or the exchange is over.</summary>
+    public const int NormalClosure = 1000;
+
+    /// <summary>1001: the gateway is shutting down, or the partner went away without a close frame.</summary>
+    public const int GoingAway = 1001;
+
+    /// <summary>4400: bad request, such as an invalid peer or document id.</summary>
+    public const int BadRequest = 4400;
+
+    /// <summary>4408: timed out: no partner within the pending timeout, an idle peer, a stalled reader, or the pairing's duration limit.</summary>
+    public const int Timeout = 4408;
+
+    /// <summary>4409: replaced by a newer session with the same peer id, or a newer request for the same pairing.</summary>
+    public const int Replaced = 4409;
+
+    /// <summary>4413: a message, a Join, or the frames held for an absent partner exceeded the configured size.</summary>
+    public const int MessageTooBig = 4413;
+
+    /// <summary>4429: over a limit: documents per peer, peers per document, queued introductions, or bytes per pairing.</summary>
+    public const int OverLimit = 4429;
+}

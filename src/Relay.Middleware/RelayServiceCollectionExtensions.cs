@@ -1,0 +1,62 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Relay;
+using Relay.Admission;
+using Relay.Configuration;
+using Relay.Connection;
+using Relay.Introduction;
+using Relay.Lifetime;
+using Relay.Telemetry;
+using Yarp.ReverseProxy.Configuration;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the relay's services.</summary>
+public static class RelayServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the relay with default options (change them with <c>services.Configure&lt;RelayOptions&gt;</c>).
+    /// Options are validated when the host starts.
+    /// </summary>
+    public static IRelayBuilder AddRelay(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+
+        services.AddOptions<RelayOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RelayOptions>, RelayOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyConfigFilter, RelayRouteConfigFilter>());
+        services.AddMetrics();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(static sp => sp.GetRequiredService<IOptions<RelayOptions>>().Value);
+        services.TryAddSingleton<RelayIdPolicy>();
+        services.TryAddSingleton<RelayMetrics>();
+        services.TryAddSingleton<RelaySessions>();
+        services.TryAddSingleton<RelaySocketAcceptor>();
+        services.TryAddSingleton<PeerRegistry>();
+        services.TryAddSingleton<PairingBroker>();
+        services.TryAddSingleton<IntroductionHandler>();
+        services.TryAddSingleton<ConnectionHandler>();
+        services.TryAddSingleton<RelayDispatcher>();
+        services.TryAddSingleton<RelayStatus>();
+        return new RelayBuilder(services);
+    }
+
+    /// <summary>
+    /// Adds the relay with options bound from <paramref name="configuration"/> (the <c>Relay</c> section).
+    /// Unknown keys are errors, so a misspelt setting fails start-up instead of being ignored.
+    /// </summary>
+    public static IRelayBuilder AddRelay(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+
+        var builder = services.AddRelay();
+        services.AddOptions<RelayOptions>().Bind(configuration, binder => binder.ErrorOnUnknownConfiguration = true);
+        return builder;
+    }
+
+    private sealed class RelayBuilder(IServiceCollection services) : IRelayBuilder
+    {
+        public IServiceCollection Services { get; } = services;
+    }
+}

@@ -1,0 +1,30 @@
+namespace Relay;
+
+/// <summary>Event ids of every relay log message, in one table.</summary>
+internal static class RelayEventIds
+{
+    // Requests and admission (1xx)
+    public const int RequestRefused = 100;
+
+    // Introduction (2xx)
+    public const int PeerConnected = 200;
+    public const int PeerDisconnected = 201;
+    public const int PeerReplaced = 202;
+    public const int MalformedMessage = 203;
+    public const int IgnoredMessage = 204;
+    public const int PeerClosedByRelay = 205;
+    public const int PeerSocketFailed = 206;
+
+    // Connection (3xx)
+    public const int ConnectionPending = 300;
+    public const int ConnectionPaired = 301;
+    public const int ConnectionReplaced = 302;
+    public const int PairingEnded = 303;
+    public const int ConnectionClosedByRelay = 304;
+    public const int ConnectionSocketFailed = 305;
+    public const int ConnectionAbandoned = 306;
+
+    // Lifetime and configuration (4xx)
+    public const int Draining = 400;
+    public const int DrainTimedOut = 401;
+}
