@@ -1,0 +1,80 @@
+using System.Reflection;
+using Microsoft.Extensions.Configuration.Json;
+using Microsoft.Extensions.Options;
+using Relay;
+
+namespace Relay.Gateway;
+
+/// <summary>
+/// Builds the gateway: YARP routes from <c>ReverseProxy</c> (relay routes among them), the relay from
+/// <c>Relay</c>, and the health and status pages. Tests build it the same way, on real Kestrel.
+/// </summary>
+internal static class GatewayApp
+{
+    private const string EmbeddedSettings = "Relay.Gateway.appsettings.json";
+
+    public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        UseEmbeddedSettingsWhenAbsent(builder);
+        configure?.Invoke(builder);
+
+        builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
+        builder.Services.AddRelay(builder.Configuration.GetSection(RelayOptions.SectionName));
+        builder.Services.AddHealthChecks();
+        builder.Services.AddAuthentication();
+        builder.Services.AddAuthorization();
+        builder.Services.AddCors();
+
+        // Give relay sockets their drain (and the close handshakes after it) before the host gives up.
+        builder.Services.AddOptions<HostOptions>().Configure<IOptions<RelayOptions>>((host, relay) =>
+        {
+            var needed = relay.Value.DrainTimeout + relay.Value.CloseTimeout + TimeSpan.FromSeconds(5);
+            if (host.ShutdownTimeout < needed)
+            {
+                host.ShutdownTimeout = needed;
+            }
+        });
+
+        var app = builder.Build();
+        app.UseRouting();
+        app.UseCors();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRelay();
+
+        var healthPath = app.Configuration["Gateway:HealthPath"] ?? "/healthz";
+        app.MapHealthChecks(healthPath);
+        app.MapGet("/", StatusPage.Render);
+        app.MapReverseProxy();
+        return app;
+    }
+
+    /// <summary>
+    /// The root appsettings.json is embedded in the gateway, so it runs on its default configuration from
+    /// any directory. A real appsettings.json in the content root takes its place entirely (not merged,
+    /// so removing a route there removes it).
+    /// </summary>
+    private static void UseEmbeddedSettingsWhenAbsent(WebApplicationBuilder builder)
+    {
+        if (File.Exists(Path.Combine(builder.Environment.ContentRootPath, "appsettings.json")))
+        {
+            return;
+        }
+
+        var sources = builder.Configuration.Sources;
+        var index = 0;
+        for (var i = 0; i < sources.Count; i++)
+        {
+            if (sources[i] is JsonConfigurationSource { Path: "appsettings.json" })
+            {
+                index = i;
+                break;
+            }
+        }
+
+        var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(EmbeddedSettings)
+            ?? throw new InvalidOperationException($"The gateway was built without its embedded {EmbeddedSettings}.");
+        sources.Insert(index, new JsonStreamConfigurationSource { Stream = stream });
+    }
+}

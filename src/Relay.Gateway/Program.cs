@@ -1,0 +1,4 @@
+using Relay.Gateway;
+
+var app = GatewayApp.Create(args);
+app.Run();
