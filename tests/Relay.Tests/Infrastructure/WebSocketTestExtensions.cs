@@ -1,0 +1,68 @@
+using System.Net.WebSockets;
+using System.Text;
+
+namespace Relay.Tests.Infrastructure;
+
+/// <summary>One complete message as a client received it.</summary>
+internal sealed record ReceivedMessage(WebSocketMessageType Type, byte[] Payload)
+{
+    public string Text => Encoding.UTF8.GetString(Payload);
+}
+
+internal static class WebSocketTestExtensions
+{
+    /// <summary>Receives one complete message (or the close frame, as a Close message), within the test timeout.</summary>
+    public static async Task<ReceivedMessage> ReceiveMessageAsync(this WebSocket socket, CancellationToken cancellationToken = default)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TestTimeouts.Default);
+        var buffer = new byte[16 * 1024];
+        using var payload = new MemoryStream();
+        while (true)
+        {
+            var result = await socket.ReceiveAsync(buffer.AsMemory(), timeout.Token);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                return new ReceivedMessage(WebSocketMessageType.Close, []);
+            }
+
+            payload.Write(buffer, 0, result.Count);
+            if (result.EndOfMessage)
+            {
+                return new ReceivedMessage(result.MessageType, payload.ToArray());
+            }
+        }
+    }
+
+    /// <summary>Reads until the server's close frame and returns its status (messages before it are skipped).</summary>
+    public static async Task<(WebSocketCloseStatus? Status, string? Description)> ReceiveCloseAsync(this WebSocket socket)
+    {
+        while ((await socket.ReceiveMessageAsync()).Type != WebSocketMessageType.Close)
+        {
+        }
+
+        return (socket.CloseStatus, socket.CloseStatusDescription);
+    }
+
+    public static Task SendTextAsync(this WebSocket socket, string text, bool endOfMessage = true) =>
+        socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, endOfMessage, CancellationToken.None);
+
+    public static Task SendBinaryAsync(this WebSocket socket, byte[] payload, bool endOfMessage = true) =>
+        socket.SendAsync(payload, WebSocketMessageType.Binary, endOfMessage, CancellationToken.None);
+
+    /// <summary>Completes the close handshake from the client side, tolerating a server that already closed.</summary>
+    public static async Task CloseQuietlyAsync(this WebSocket socket)
+    {
+        try
+        {
+            if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                using var timeout = new CancellationTokenSource(TestTimeouts.Default);
+                await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
+            }
+        }
+        catch (WebSocketException)
+        {
+        }
+    }
+}
