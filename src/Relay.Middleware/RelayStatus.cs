@@ -7,7 +7,7 @@ namespace Relay;
 internal sealed class RelayStatus(PeerRegistry peers, PairingBroker pairings)
 {
     public RelayStatusSnapshot Snapshot() =>
-        new(peers.PeerCount, peers.DocumentCount, pairings.PendingCount, pairings.ActivePairings);
+        new(peers.PeerCount, peers.DocumentCount, pairings.PendingCount, pairings.ActivePairings, pairings.HeldBytes);
 }
 
-internal readonly record struct RelayStatusSnapshot(int Peers, int Documents, int PendingConnections, int ActivePairings);
+internal readonly record struct RelayStatusSnapshot(int Peers, int Documents, int PendingConnections, int ActivePairings, long HeldBytes);

@@ -75,7 +75,6 @@ internal sealed partial class ConnectionHandler(
         }
         else
         {
-            metrics.ConnectionPending();
             Log.ConnectionPending(logger, half.Key.Local, half.Key.Remote, half.Key.DocumentId);
             if (sessions.IsStopping)
             {
@@ -87,7 +86,7 @@ internal sealed partial class ConnectionHandler(
             partner = await half.Partner.ConfigureAwait(false);
             if (partner is null)
             {
-                held.Dispose();
+                Release(held);
                 await EndWaitAsync(half, buffer, inFlight, abandoned).ConfigureAwait(false);
                 return;
             }
@@ -95,14 +94,15 @@ internal sealed partial class ConnectionHandler(
             receive = new ValueTask<ValueWebSocketReceiveResult>(inFlight);
         }
 
-        try
+        var forwarding = true;
+        if (held is not null)
         {
-            await PumpAsync(half, partner, held, buffer, receive).ConfigureAwait(false);
+            // Deliver what the first half sent while it waited, then let the memory go.
+            forwarding = await FlushHeldAsync(held, partner, half.Pairing!).ConfigureAwait(false);
+            Release(held);
         }
-        finally
-        {
-            held?.Dispose();
-        }
+
+        await PumpAsync(half, partner, buffer, receive, forwarding).ConfigureAwait(false);
 
         // Our peer has finished sending. Stay until its close handshake completes (the partner's close
         // is passed on to it, or the relay's own), so the socket is not torn down under it.
@@ -158,7 +158,11 @@ internal sealed partial class ConnectionHandler(
             }
 
             var result = receive.Result;
-            if (!held.TryAdd(buffer.AsSpan(0, result.Count), result.MessageType, result.EndOfMessage))
+            if (held.TryAdd(buffer.AsSpan(0, result.Count), result.MessageType, result.EndOfMessage))
+            {
+                broker.HeldBytesChanged(result.Count);
+            }
+            else
             {
                 if (broker.TryRemove(half))
                 {
@@ -210,36 +214,37 @@ internal sealed partial class ConnectionHandler(
         }
     }
 
+    private async Task<bool> FlushHeldAsync(HeldFrames held, ConnectionHalf destination, Pairing pairing)
+    {
+        long messageBytes = 0;
+        foreach (var (payload, type, endOfMessage) in held.Frames())
+        {
+            if (!await destination.SendAsync(payload, type, endOfMessage).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            Count(pairing, payload.Length, endOfMessage, ref messageBytes);
+        }
+
+        return true;
+    }
+
     /// <summary>
-    /// Forwards everything <paramref name="source"/> sends to <paramref name="destination"/>: the held
-    /// frames first, then each fragment as it arrives, with its type and end-of-message flag. Returns
-    /// when the source has sent its close frame (passed on) or failed (the destination is closed with 1001).
-    /// If the destination goes away first, the source is still read, and its data dropped, until it closes.
+    /// Forwards everything <paramref name="source"/> sends to <paramref name="destination"/>, each
+    /// fragment as it arrives, with its type and end-of-message flag. Returns when the source has sent
+    /// its close frame (passed on) or failed (the destination is closed with 1001). If the destination
+    /// goes away first, the source is still read, and its data dropped, until it closes.
     /// </summary>
     private async Task PumpAsync(
         ConnectionHalf source,
         ConnectionHalf destination,
-        HeldFrames? held,
         byte[] buffer,
-        ValueTask<ValueWebSocketReceiveResult> receive)
+        ValueTask<ValueWebSocketReceiveResult> receive,
+        bool forwarding)
     {
         var pairing = source.Pairing!;
-        var forwarding = true;
         long messageBytes = 0;
-        if (held is not null)
-        {
-            foreach (var (payload, type, endOfMessage) in held.Frames())
-            {
-                if (!await destination.SendAsync(payload, type, endOfMessage).ConfigureAwait(false))
-                {
-                    forwarding = false;
-                    break;
-                }
-
-                Count(pairing, payload.Length, endOfMessage, ref messageBytes);
-            }
-        }
-
         while (true)
         {
             ValueWebSocketReceiveResult result;
@@ -274,6 +279,12 @@ internal sealed partial class ConnectionHandler(
 
             receive = source.Socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None);
         }
+    }
+
+    private void Release(HeldFrames held)
+    {
+        broker.HeldBytesChanged(-held.Bytes);
+        held.Dispose();
     }
 
     private void Count(Pairing pairing, int bytes, bool endOfMessage, ref long messageBytes)

@@ -1,11 +1,14 @@
+using Relay.Telemetry;
+
 namespace Relay.Connection;
 
 /// <summary>Waiting halves by request, so a reciprocal request finds its partner in O(1).</summary>
-internal sealed class PairingBroker
+internal sealed class PairingBroker(RelayMetrics metrics)
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<PairingKey, ConnectionHalf> _pending = [];
     private int _activePairings;
+    private long _heldBytes;
 
     /// <summary>Pairings whose halves are piped together and not both finished.</summary>
     public int ActivePairings => Volatile.Read(ref _activePairings);
@@ -38,9 +41,17 @@ internal sealed class PairingBroker
 
             _pending.Remove(half.Key, out replaced);
             _pending.Add(half.Key, half);
+
+            // Counted under the lock, so a partner's decrement can never come first.
+            metrics.ConnectionPending();
             return null;
         }
     }
+
+    /// <summary>Bytes waiting halves have sent that wait for their partners.</summary>
+    public long HeldBytes => Interlocked.Read(ref _heldBytes);
+
+    public void HeldBytesChanged(long delta) => Interlocked.Add(ref _heldBytes, delta);
 
     public void PairingStarted() => Interlocked.Increment(ref _activePairings);
 

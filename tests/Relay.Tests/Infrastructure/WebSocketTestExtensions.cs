@@ -50,6 +50,14 @@ internal static class WebSocketTestExtensions
     public static Task SendBinaryAsync(this WebSocket socket, byte[] payload, bool endOfMessage = true) =>
         socket.SendAsync(payload, WebSocketMessageType.Binary, endOfMessage, CancellationToken.None);
 
+    /// <summary>
+    /// Closes both ends of a pipe at once. Closing them one after the other would leave the first
+    /// waiting for its partner to answer the passed-on close frame, which a client that is not reading
+    /// never does (the relay then aborts it after its close timeout).
+    /// </summary>
+    public static Task ClosePairAsync(WebSocket first, WebSocket second) =>
+        Task.WhenAll(first.CloseQuietlyAsync(), second.CloseQuietlyAsync());
+
     /// <summary>Completes the close handshake from the client side, tolerating a server that already closed.</summary>
     public static async Task CloseQuietlyAsync(this WebSocket socket)
     {

@@ -1,0 +1,71 @@
+using System.Net.WebSockets;
+using System.Text.Json;
+
+namespace Relay.Tests.Infrastructure;
+
+/// <summary>A client on the introduction channel, speaking MessagePack (as the reference client does) or JSON.</summary>
+internal sealed class TestPeer : IAsyncDisposable
+{
+    private TestPeer(string peerId, ClientWebSocket socket)
+    {
+        PeerId = peerId;
+        Socket = socket;
+    }
+
+    public string PeerId { get; }
+
+    public ClientWebSocket Socket { get; }
+
+    public static async Task<TestPeer> ConnectAsync(TestGateway gateway, string peerId, string prefix = "") =>
+        new(peerId, await gateway.ConnectAsync($"{prefix}/introduction/{Uri.EscapeDataString(peerId)}"));
+
+    public Task JoinAsync(params string[] documentIds) => Socket.SendBinaryAsync(MsgPack.Join(documentIds));
+
+    public Task LeaveAsync(params string[] documentIds) => Socket.SendBinaryAsync(MsgPack.Leave(documentIds));
+
+    public Task JoinJsonAsync(params string[] documentIds) =>
+        Socket.SendTextAsync(JsonSerializer.Serialize(new { type = "Join", join = documentIds }));
+
+    /// <summary>Receives the next message and decodes it as a MessagePack Introduction.</summary>
+    public async Task<(string PeerId, string[] DocumentIds)> ReceiveIntroductionAsync()
+    {
+        var message = await Socket.ReceiveMessageAsync();
+        Assert.Equal(WebSocketMessageType.Binary, message.Type);
+        var (type, peerId, documentIds) = MsgPack.DecodeIntroduction(message.Payload);
+        Assert.Equal("Introduction", type);
+        return (peerId, documentIds);
+    }
+
+    /// <summary>Receives the next message and decodes it as a JSON (cevitxe) Introduction.</summary>
+    public async Task<(string PeerId, string[] DocumentIds)> ReceiveJsonIntroductionAsync()
+    {
+        var message = await Socket.ReceiveMessageAsync();
+        Assert.Equal(WebSocketMessageType.Text, message.Type);
+        using var json = JsonDocument.Parse(message.Payload);
+        Assert.Equal("Introduction", json.RootElement.GetProperty("type").GetString());
+        return (json.RootElement.GetProperty("id").GetString()!,
+            json.RootElement.GetProperty("keys").EnumerateArray().Select(e => e.GetString()!).ToArray());
+    }
+
+    /// <summary>Asserts that the next message introduces <paramref name="peerId"/> with exactly these documents, in order.</summary>
+    public async Task ExpectIntroductionAsync(string peerId, params string[] documentIds)
+    {
+        var introduction = await ReceiveIntroductionAsync();
+        Assert.Equal(peerId, introduction.PeerId);
+        Assert.Equal(documentIds, introduction.DocumentIds);
+    }
+
+    /// <summary>As <see cref="ExpectIntroductionAsync"/>, for the JSON dialect.</summary>
+    public async Task ExpectJsonIntroductionAsync(string peerId, params string[] documentIds)
+    {
+        var introduction = await ReceiveJsonIntroductionAsync();
+        Assert.Equal(peerId, introduction.PeerId);
+        Assert.Equal(documentIds, introduction.DocumentIds);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Socket.CloseQuietlyAsync();
+        Socket.Dispose();
+    }
+}
