@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Relay.Tests.Infrastructure;
+
+namespace Relay.Tests.Interop;
+
+/// <summary>
+/// The real npm client, @localfirst/relay 4.2.2 (dist/Client.js, with ws and msgpackr), against the
+/// gateway: two clients join, are introduced, connect, exchange messages both ways, leave, join again,
+/// and reconnect with the same peer id (tests/interop/interop.mjs).
+/// </summary>
+public sealed class ReferenceClientTests
+{
+    [Fact]
+    public async Task ReferenceClient_JoinConnectExchangeLeaveReconnect()
+    {
+        var interop = Path.Combine(RepositoryPaths.Root, "tests", "interop");
+        Assert.True(
+            File.Exists(Path.Combine(interop, "node_modules", "@localfirst", "relay", "dist", "Client.js")),
+            "The reference client is not installed: run `npm ci --prefix tests/interop` (bash .ci/run does).");
+        await using var gateway = await TestGateway.StartAsync();
+
+        var (exitCode, output, errors) = await RunNodeAsync(interop, "interop.mjs", gateway.WebSocketUri.ToString().TrimEnd('/'));
+
+        var events = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement).ToList();
+        Assert.True(exitCode == 0, $"interop.mjs failed ({exitCode}):\n{output}\n{errors}");
+        for (var round = 1; round <= 3; round++)
+        {
+            var exchanged = events.Single(e => e.GetProperty("event").GetString() == "exchanged" && e.GetProperty("round").GetInt32() == round);
+            Assert.Equal($"bob→alice {round}", exchanged.GetProperty("alice").GetString());
+            Assert.Equal($"alice→bob {round}", exchanged.GetProperty("bob").GetString());
+        }
+
+        Assert.Equal("done", events[^1].GetProperty("event").GetString());
+        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot() is { Peers: 0, ActivePairings: 0, PendingConnections: 0 },
+            "the clients' sockets are all gone");
+    }
+
+    private static async Task<(int ExitCode, string Output, string Errors)> RunNodeAsync(string workingDirectory, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("node") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TestTimeouts.Default);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        return (process.ExitCode, await output, await errors);
+    }
+}

@@ -1,0 +1,56 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Relay.Tests.Infrastructure;
+
+namespace Relay.Tests.Routing;
+
+/// <summary>The code-first path for apps without YARP configuration.</summary>
+public sealed class MapRelayTests
+{
+    [Fact]
+    public async Task MapRelay_ServesBothEndpointsUnderItsPrefix()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddRelay();
+        await using var app = builder.Build();
+        app.UseRelay();
+        app.MapRelay("/code");
+        await app.StartAsync();
+        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single());
+        var ws = new UriBuilder(address) { Scheme = "ws" }.Uri;
+
+        using var alice = new System.Net.WebSockets.ClientWebSocket();
+        using var bob = new System.Net.WebSockets.ClientWebSocket();
+        await alice.ConnectAsync(new Uri(ws, "/code/introduction/alice"), CancellationToken.None);
+        await bob.ConnectAsync(new Uri(ws, "/code/introduction/bob"), CancellationToken.None);
+        await alice.SendBinaryAsync(MsgPack.Join("doc"));
+        await bob.SendBinaryAsync(MsgPack.Join("doc"));
+        var (_, peerId, documentIds) = MsgPack.DecodeIntroduction((await alice.ReceiveMessageAsync()).Payload);
+        Assert.Equal(("bob", ["doc"]), (peerId, documentIds.ToList()), new IntroductionComparer());
+
+        using var a = new System.Net.WebSockets.ClientWebSocket();
+        using var b = new System.Net.WebSockets.ClientWebSocket();
+        await a.ConnectAsync(new Uri(ws, "/code/connection/alice/bob/doc"), CancellationToken.None);
+        await b.ConnectAsync(new Uri(ws, "/code/connection/bob/alice/doc"), CancellationToken.None);
+        await b.SendTextAsync("code first");
+        Assert.Equal("code first", (await a.ReceiveMessageAsync()).Text);
+
+        await WebSocketTestExtensions.ClosePairAsync(a, b);
+        await alice.CloseQuietlyAsync();
+        await bob.CloseQuietlyAsync();
+        await app.StopAsync();
+    }
+
+    private sealed class IntroductionComparer : IEqualityComparer<(string, List<string>)>
+    {
+        public bool Equals((string, List<string>) x, (string, List<string>) y) => x.Item1 == y.Item1 && x.Item2.SequenceEqual(y.Item2);
+
+        public int GetHashCode((string, List<string>) obj) => obj.Item1.GetHashCode(StringComparison.Ordinal);
+    }
+}

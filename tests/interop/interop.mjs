@@ -1,0 +1,73 @@
+// Drives the real @localfirst/relay 4.2.2 client (dist/Client.js) against a relay whose URL is the
+// first argument. Prints one JSON line per observed event; exits 0 when the whole scenario passed.
+// Every step waits for the event it needs; nothing waits on a timer except the overall deadline.
+import { Client } from "@localfirst/relay/Client.js"
+
+const url = process.argv[2]
+const deadline = setTimeout(() => fail("scenario timed out"), 20_000)
+const log = event => console.log(JSON.stringify(event))
+function fail(reason) {
+  log({ event: "failed", reason })
+  process.exit(1)
+}
+
+/** Resolves with the next `name` event of `emitter` matching `predicate`. */
+const next = (emitter, name, predicate = () => true) =>
+  new Promise(resolve => {
+    const handler = payload => {
+      if (predicate(payload)) {
+        emitter.off(name, handler)
+        resolve(payload)
+      }
+    }
+    emitter.on(name, handler)
+  })
+
+/** Resolves with the next message on a peer socket, as text. */
+const nextMessage = socket =>
+  new Promise(resolve =>
+    socket.addEventListener("message", event => resolve(Buffer.from(event.data).toString("utf8")), { once: true }))
+
+/** Both clients connect to each other about `documentId`, then exchange one message each way. */
+async function connectAndExchange(alice, bob, documentId, round) {
+  const [atAlice, atBob] = await Promise.all([
+    next(alice, "peer-connect", e => e.documentId === documentId),
+    next(bob, "peer-connect", e => e.documentId === documentId),
+  ])
+  log({ event: "peer-connect", round, alice: atAlice.peerId, bob: atBob.peerId })
+  const aliceGets = nextMessage(atAlice.socket)
+  const bobGets = nextMessage(atBob.socket)
+  atAlice.socket.send(`alice→bob ${round}`)
+  atBob.socket.send(`bob→alice ${round}`)
+  log({ event: "exchanged", round, alice: await aliceGets, bob: await bobGets })
+}
+
+const documentId = "interop-doc"
+let alice = new Client({ peerId: "alice", url, documentIds: [documentId] })
+const bob = new Client({ peerId: "bob", url, documentIds: [documentId] })
+
+// Round 1: join, introduction, connection, messages both ways.
+await connectAndExchange(alice, bob, documentId, 1)
+
+// Leave: alice closes her side; bob's socket to her closes too.
+const bobLosesAlice = next(bob, "peer-disconnect", e => e.peerId === "alice")
+alice.leave(documentId)
+await bobLosesAlice
+log({ event: "left", round: 1 })
+
+// Round 2: joining again is a new overlap, so both are introduced and connect again.
+alice.join(documentId)
+await connectAndExchange(alice, bob, documentId, 2)
+
+// Round 3: alice disconnects from the server entirely and a new client with her peer id reconnects.
+const bobLosesAliceAgain = next(bob, "peer-disconnect", e => e.peerId === "alice")
+alice.disconnectServer()
+await bobLosesAliceAgain
+alice = new Client({ peerId: "alice", url, documentIds: [documentId] })
+await connectAndExchange(alice, bob, documentId, 3)
+
+alice.disconnectServer()
+bob.disconnectServer()
+clearTimeout(deadline)
+log({ event: "done" })
+process.exit(0)
