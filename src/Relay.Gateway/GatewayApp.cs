@@ -41,6 +41,7 @@ internal static class GatewayApp
         app.UseCors();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter();
         app.UseRelay();
 
         var healthPath = app.Configuration["Gateway:HealthPath"] ?? "/healthz";

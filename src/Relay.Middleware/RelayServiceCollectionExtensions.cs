@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -22,6 +24,10 @@ public static class RelayServiceCollectionExtensions
     public static IRelayBuilder AddRelay(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
+        if (services.Any(service => service.ServiceType == typeof(RelayDispatcher)))
+        {
+            return new RelayBuilder(services);
+        }
 
         services.AddOptions<RelayOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RelayOptions>, RelayOptionsValidator>());
@@ -39,6 +45,10 @@ public static class RelayServiceCollectionExtensions
         services.TryAddSingleton<ConnectionHandler>();
         services.TryAddSingleton<RelayDispatcher>();
         services.TryAddSingleton<RelayStatus>();
+        services.TryAddSingleton<RelayAdmissionPolicy>();
+        services.AddRateLimiter();
+        services.AddOptions<RateLimiterOptions>().Configure<RelayAdmissionPolicy>(
+            static (limiter, policy) => limiter.AddPolicy(RelayAdmissionOptions.PolicyName, policy));
         return new RelayBuilder(services);
     }
 

@@ -39,6 +39,13 @@ public sealed class RelayOptions
 
     /// <summary>Limits of the connection (pipe) channel.</summary>
     public RelayConnectionOptions Connection { get; set; } = new();
+
+    /// <summary>
+    /// Caps on relay sockets, enforced by the ASP.NET Core rate limiter policy named
+    /// <see cref="RelayAdmissionOptions.PolicyName"/> (put it on relay routes with YARP's
+    /// <c>RateLimiterPolicy</c>, or <c>RequireRateLimiting</c> on <c>MapRelay</c>).
+    /// </summary>
+    public RelayAdmissionOptions Admission { get; set; } = new();
 }
 
 /// <summary>Limits of the introduction channel (<c>/introduction/{peerId}</c>).</summary>
@@ -98,4 +105,27 @@ public sealed class RelayConnectionOptions
     /// the writer is slowed by TCP, never buffered. Default 60 s; zero waits forever.
     /// </summary>
     public TimeSpan StallTimeout { get; set; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>
+/// Admission caps for relay sockets. A WebSocket request holds its rate-limiter lease for as long as
+/// the socket lives, so a concurrency limit is a limit on open sockets. Refusals are HTTP 429 before
+/// the handshake.
+/// </summary>
+public sealed class RelayAdmissionOptions
+{
+    /// <summary>The name of the rate limiter policy the relay registers: <c>relay</c>.</summary>
+    public const string PolicyName = "relay";
+
+    /// <summary>Most relay sockets open at once across all clients. 0 means unlimited (default).</summary>
+    public int MaxConcurrentSockets { get; set; }
+
+    /// <summary>Most relay sockets open at once from one client IP address. Default 1,000; 0 means unlimited.</summary>
+    public int MaxConcurrentSocketsPerClient { get; set; } = 1_000;
+
+    /// <summary>New relay sockets per second from one client IP address, sustained. Default 100; 0 means unlimited.</summary>
+    public int NewSocketsPerSecondPerClient { get; set; } = 100;
+
+    /// <summary>New relay sockets one client IP address may open in a burst above the sustained rate. Default 200.</summary>
+    public int NewSocketsBurstPerClient { get; set; } = 200;
 }

@@ -53,6 +53,13 @@ internal sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
         Require(connection.MaxPairingDuration >= TimeSpan.Zero, "Relay:Connection:MaxPairingDuration must not be negative (zero means unlimited).");
         Require(connection.StallTimeout >= TimeSpan.Zero, "Relay:Connection:StallTimeout must not be negative (zero waits forever).");
 
+        var admission = options.Admission;
+        Require(admission.MaxConcurrentSockets >= 0, $"Relay:Admission:MaxConcurrentSockets must not be negative (0 means unlimited; was {admission.MaxConcurrentSockets}).");
+        Require(admission.MaxConcurrentSocketsPerClient >= 0, $"Relay:Admission:MaxConcurrentSocketsPerClient must not be negative (0 means unlimited; was {admission.MaxConcurrentSocketsPerClient}).");
+        Require(admission.NewSocketsPerSecondPerClient >= 0, $"Relay:Admission:NewSocketsPerSecondPerClient must not be negative (0 means unlimited; was {admission.NewSocketsPerSecondPerClient}).");
+        Require(admission.NewSocketsPerSecondPerClient == 0 || admission.NewSocketsBurstPerClient >= admission.NewSocketsPerSecondPerClient,
+            $"Relay:Admission:NewSocketsBurstPerClient must be at least NewSocketsPerSecondPerClient (was {admission.NewSocketsBurstPerClient}).");
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

@@ -16,6 +16,7 @@ internal static class RejectionReasons
     public const string HeldTooMuch = "held_limit";
     public const string StalledReader = "stalled_reader";
     public const string PairingLimit = "pairing_limit";
+    public const string OverLimit = "over_limit";
 }
 
 /// <summary>Values of the <c>error.type</c> tag on <c>relay.protocol_errors</c>.</summary>

@@ -5,6 +5,7 @@ internal static class RelayEventIds
 {
     // Requests and admission (1xx)
     public const int RequestRefused = 100;
+    public const int AdmissionRefused = 101;
 
     // Introduction (2xx)
     public const int PeerConnected = 200;

@@ -1,0 +1,132 @@
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
+using Relay.Telemetry;
+
+namespace Relay.Admission;
+
+/// <summary>
+/// The <c>relay</c> rate limiter policy: a cap on open relay sockets overall and per client IP, and a
+/// token bucket on new sockets per client IP, from <see cref="RelayAdmissionOptions"/>. Being an ordinary
+/// ASP.NET Core policy, it applies wherever a route names it, relay or not.
+/// </summary>
+internal sealed partial class RelayAdmissionPolicy : IRateLimiterPolicy<string>, IDisposable
+{
+    private readonly RelayAdmissionOptions _options;
+    private readonly ConcurrencyLimiter? _global;
+    private readonly RelayMetrics _metrics;
+    private readonly ILogger<RelayAdmissionPolicy> _logger;
+
+    public RelayAdmissionPolicy(RelayOptions options, RelayMetrics metrics, ILogger<RelayAdmissionPolicy> logger)
+    {
+        _options = options.Admission;
+        _metrics = metrics;
+        _logger = logger;
+        if (_options.MaxConcurrentSockets > 0)
+        {
+            _global = new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = _options.MaxConcurrentSockets, QueueLimit = 0 });
+        }
+
+        OnRejected = RejectAsync;
+    }
+
+    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; }
+
+    public RateLimitPartition<string> GetPartition(HttpContext httpContext)
+    {
+        var client = httpContext.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        if (_global is null && _options.MaxConcurrentSocketsPerClient == 0 && _options.NewSocketsPerSecondPerClient == 0)
+        {
+            return RateLimitPartition.GetNoLimiter(client);
+        }
+
+        return RateLimitPartition.Get(client, _ => new ClientLimiter(_global, _options));
+    }
+
+    public void Dispose() => _global?.Dispose();
+
+    private ValueTask RejectAsync(OnRejectedContext context, CancellationToken cancellationToken)
+    {
+        var http = context.HttpContext;
+        _metrics.Rejected(RejectionReasons.OverLimit);
+        Log.Refused(_logger, http.Connection.RemoteIpAddress?.ToString(), http.Request.Path);
+        http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter))
+        {
+            http.Response.Headers[HeaderNames.RetryAfter] = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        http.Response.ContentType = "text/plain; charset=utf-8";
+        return new ValueTask(http.Response.WriteAsync("Too many relay sockets from this client or in total; try again later.", cancellationToken));
+    }
+
+    /// <summary>
+    /// One client's limiters chained with the shared global one. It owns (and disposes) only its own:
+    /// the partitioned limiter disposes idle partitions, and the global cap must outlive them.
+    /// </summary>
+    private sealed class ClientLimiter : RateLimiter
+    {
+        private readonly ConcurrencyLimiter? _sockets;
+        private readonly TokenBucketRateLimiter? _rate;
+        private readonly RateLimiter _chain;
+
+        public ClientLimiter(ConcurrencyLimiter? global, RelayAdmissionOptions options)
+        {
+            var limiters = new List<RateLimiter>(3);
+            if (options.NewSocketsPerSecondPerClient > 0)
+            {
+                _rate = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+                {
+                    TokenLimit = options.NewSocketsBurstPerClient,
+                    TokensPerPeriod = options.NewSocketsPerSecondPerClient,
+                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                    QueueLimit = 0,
+                    AutoReplenishment = true,
+                });
+                limiters.Add(_rate);
+            }
+
+            if (options.MaxConcurrentSocketsPerClient > 0)
+            {
+                _sockets = new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = options.MaxConcurrentSocketsPerClient, QueueLimit = 0 });
+                limiters.Add(_sockets);
+            }
+
+            if (global is not null)
+            {
+                limiters.Add(global);
+            }
+
+            _chain = CreateChained([.. limiters]);
+        }
+
+        public override TimeSpan? IdleDuration => _chain.IdleDuration;
+
+        public override RateLimiterStatistics? GetStatistics() => _chain.GetStatistics();
+
+        protected override RateLimitLease AttemptAcquireCore(int permitCount) => _chain.AttemptAcquire(permitCount);
+
+        protected override ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken) =>
+            _chain.AcquireAsync(permitCount, cancellationToken);
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _chain.Dispose();
+                _sockets?.Dispose();
+                _rate?.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(RelayEventIds.AdmissionRefused, LogLevel.Information, "Refused a relay socket from {Client} to {Path} with 429: over an admission limit.")]
+        public static partial void Refused(ILogger logger, string? client, PathString path);
+    }
+}
