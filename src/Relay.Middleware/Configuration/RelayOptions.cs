@@ -64,8 +64,8 @@ public sealed class RelayIntroductionOptions
     public int MaxPeersPerDocument { get; set; }
 
     /// <summary>
-    /// Bytes of introductions that may wait to be sent to one slow peer before it is closed with 4429.
-    /// Default 1 MiB.
+    /// Bytes of introductions that may wait to be sent to one slow peer before it is closed with 4429
+    /// (one introduction is always accepted, whatever its size). Default 1 MiB.
     /// </summary>
     public int MaxQueuedBytes { get; set; } = 1024 * 1024;
 

@@ -43,7 +43,7 @@ internal sealed partial class IntroductionHandler(
         }
 
         var socket = await acceptor.AcceptAsync(context).ConfigureAwait(false);
-        var session = new PeerSession(peerId!, socket, sessions, options);
+        var session = new PeerSession(peerId!, socket, sessions, options, metrics, logger);
         sessions.Add(session);
         metrics.PeerConnected();
         Log.PeerConnected(logger, session.PeerId);
@@ -104,21 +104,21 @@ internal sealed partial class IntroductionHandler(
                 var length = 0;
                 while (true)
                 {
-                    if (length == buffer.Length)
+                    // Pooled arrays may be larger than asked for; never read past the message limit.
+                    var limit = Math.Min(buffer.Length, _maxMessageBytes);
+                    if (length == limit)
                     {
-                        if (length >= _maxMessageBytes)
+                        if (length == _maxMessageBytes)
                         {
-                            metrics.Rejected(RejectionReasons.MessageTooBig);
-                            Log.PeerClosedByRelay(logger, session.PeerId, RelayCloseCodes.MessageTooBig, "message too big");
-                            session.RequestClose((WebSocketCloseStatus)RelayCloseCodes.MessageTooBig, $"Message larger than {_maxMessageBytes} bytes");
+                            session.CloseByRelay(RelayCloseCodes.MessageTooBig, RejectionReasons.MessageTooBig, $"Message larger than {_maxMessageBytes} bytes");
                             await DiscardUntilCloseAsync(socket, buffer).ConfigureAwait(false);
                             return;
                         }
 
                         buffer = Grow(buffer, length);
+                        limit = Math.Min(buffer.Length, _maxMessageBytes);
                     }
 
-                    var limit = Math.Min(buffer.Length, _maxMessageBytes);
                     var result = await socket.ReceiveAsync(buffer.AsMemory(length, limit - length), CancellationToken.None).ConfigureAwait(false);
                     if (result.MessageType == WebSocketMessageType.Close)
                     {
@@ -172,7 +172,7 @@ internal sealed partial class IntroductionHandler(
                 session.SpeaksJson = speaksJson;
                 return;
             case IntroductionFrame.TooManyDocuments:
-                CloseByRelay(session, RelayCloseCodes.MessageTooBig, RejectionReasons.TooManyDocuments,
+                session.CloseByRelay(RelayCloseCodes.MessageTooBig, RejectionReasons.TooManyDocuments,
                     $"More than {_maxDocumentsPerMessage} documents in one message");
                 return;
         }
@@ -180,7 +180,7 @@ internal sealed partial class IntroductionHandler(
         session.SpeaksJson = speaksJson;
         if (!AllValid(request.Join) || !AllValid(request.Leave))
         {
-            CloseByRelay(session, RelayCloseCodes.BadRequest, RejectionReasons.InvalidId, "Invalid document id");
+            session.CloseByRelay(RelayCloseCodes.BadRequest, RejectionReasons.InvalidId, "Invalid document id");
             return;
         }
 
@@ -197,11 +197,11 @@ internal sealed partial class IntroductionHandler(
         switch (registry.Join(session, request.Join, introductions))
         {
             case JoinResult.TooManyDocuments:
-                CloseByRelay(session, RelayCloseCodes.OverLimit, RejectionReasons.TooManyDocuments,
+                session.CloseByRelay(RelayCloseCodes.OverLimit, RejectionReasons.TooManyDocuments,
                     $"More than {options.Introduction.MaxDocumentsPerPeer} documents joined");
                 return;
             case JoinResult.DocumentFull:
-                CloseByRelay(session, RelayCloseCodes.OverLimit, RejectionReasons.DocumentFull,
+                session.CloseByRelay(RelayCloseCodes.OverLimit, RejectionReasons.DocumentFull,
                     $"A document already has {options.Introduction.MaxPeersPerDocument} peers");
                 return;
         }
@@ -233,13 +233,6 @@ internal sealed partial class IntroductionHandler(
         }
 
         return true;
-    }
-
-    private void CloseByRelay(PeerSession session, int code, string reason, string description)
-    {
-        metrics.Rejected(reason);
-        Log.PeerClosedByRelay(logger, session.PeerId, code, reason);
-        session.RequestClose((WebSocketCloseStatus)code, description);
     }
 
     private byte[] Grow(byte[] buffer, int length)
@@ -274,9 +267,6 @@ internal sealed partial class IntroductionHandler(
 
         [LoggerMessage(RelayEventIds.IgnoredMessage, LogLevel.Debug, "Ignored a message of unknown type from peer {PeerId}.")]
         public static partial void IgnoredMessage(ILogger logger, string peerId);
-
-        [LoggerMessage(RelayEventIds.PeerClosedByRelay, LogLevel.Information, "Closing peer {PeerId} with {CloseCode}: {Reason}.")]
-        public static partial void PeerClosedByRelay(ILogger logger, string peerId, int closeCode, string reason);
 
         [LoggerMessage(RelayEventIds.PeerSocketFailed, LogLevel.Debug, "The introduction socket of peer {PeerId} failed.")]
         public static partial void PeerSocketFailed(ILogger logger, string peerId, Exception exception);

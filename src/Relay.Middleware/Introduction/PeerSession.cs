@@ -1,7 +1,9 @@
 using System.Net.WebSockets;
 using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
 using Relay.Lifetime;
 using Relay.Protocol;
+using Relay.Telemetry;
 
 namespace Relay.Introduction;
 
@@ -10,11 +12,13 @@ namespace Relay.Introduction;
 /// so they go through a queue drained by a single send loop, which also sends the close frame: only
 /// that loop ever sends on the socket.
 /// </summary>
-internal sealed class PeerSession : IRelaySession
+internal sealed partial class PeerSession : IRelaySession
 {
     private readonly Channel<OutboundMessage> _outbound =
         Channel.CreateUnbounded<OutboundMessage>(new UnboundedChannelOptions { SingleReader = true });
     private readonly RelaySessions _sessions;
+    private readonly RelayMetrics _metrics;
+    private readonly ILogger _logger;
     private readonly int _maxQueuedBytes;
     private readonly TimeSpan _idleTimeout;
     private readonly TimeSpan _closeTimeout;
@@ -25,11 +29,13 @@ internal sealed class PeerSession : IRelaySession
     private WebSocketCloseStatus _closeStatus;
     private string? _closeReason;
 
-    public PeerSession(string peerId, WebSocket socket, RelaySessions sessions, RelayOptions options)
+    public PeerSession(string peerId, WebSocket socket, RelaySessions sessions, RelayOptions options, RelayMetrics metrics, ILogger logger)
     {
         PeerId = peerId;
         Socket = socket;
         _sessions = sessions;
+        _metrics = metrics;
+        _logger = logger;
         _maxQueuedBytes = options.Introduction.MaxQueuedBytes;
         _idleTimeout = options.Introduction.IdleTimeout;
         _closeTimeout = options.CloseTimeout;
@@ -63,11 +69,14 @@ internal sealed class PeerSession : IRelaySession
             ? JsonIntroductionCodec.WriteIntroduction(otherPeerId, documentIds)
             : MessagePackIntroductionCodec.WriteIntroduction(otherPeerId, documentIds);
 
-        if (Interlocked.Add(ref _queuedBytes, message.Length) > _maxQueuedBytes)
+        // The cap is on the backlog: one message always fits, however large, so a peer that reads is
+        // never closed for the size of a single introduction.
+        var queued = Interlocked.Add(ref _queuedBytes, message.Length);
+        if (queued > _maxQueuedBytes && queued != message.Length)
         {
             Interlocked.Add(ref _queuedBytes, -message.Length);
             message.Release();
-            RequestClose((WebSocketCloseStatus)RelayCloseCodes.OverLimit, "Too many introductions waiting; read faster");
+            CloseByRelay(RelayCloseCodes.OverLimit, RejectionReasons.QueueFull, "Too many introductions waiting; read faster");
             return false;
         }
 
@@ -153,13 +162,29 @@ internal sealed class PeerSession : IRelaySession
             // The peer did not answer our close frame in time.
             Socket.Abort();
         }
-        else if (now >= Volatile.Read(ref _idleDeadline))
+        else if (now >= Volatile.Read(ref _idleDeadline) && !IsClosing)
         {
-            RequestClose((WebSocketCloseStatus)RelayCloseCodes.Timeout, "Idle timeout");
+            CloseByRelay(RelayCloseCodes.Timeout, RejectionReasons.IdleTimeout, "Idle timeout");
+        }
+    }
+
+    /// <summary>Closes the peer because a limit was reached: counted, logged, and the close code sent.</summary>
+    public void CloseByRelay(int code, string reason, string description)
+    {
+        if (RequestClose((WebSocketCloseStatus)code, description))
+        {
+            _metrics.Rejected(reason);
+            Log.ClosedByRelay(_logger, PeerId, code, reason);
         }
     }
 
     public void CloseForShutdown() => RequestClose(WebSocketCloseStatus.EndpointUnavailable, "Server shutting down");
 
     public void Abort() => Socket.Abort();
+
+    private static partial class Log
+    {
+        [LoggerMessage(RelayEventIds.PeerClosedByRelay, LogLevel.Information, "Closing peer {PeerId} with {CloseCode}: {Reason}.")]
+        public static partial void ClosedByRelay(ILogger logger, string peerId, int closeCode, string reason);
+    }
 }

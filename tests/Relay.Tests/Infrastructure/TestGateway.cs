@@ -73,6 +73,18 @@ internal sealed class TestGateway : IAsyncDisposable
         return socket;
     }
 
+    /// <summary>Attempts a handshake that the relay is expected to refuse; returns the HTTP status and headers it answered with.</summary>
+    public async Task<(System.Net.HttpStatusCode Status, IReadOnlyDictionary<string, IEnumerable<string>>? Headers)> RefusedHandshakeAsync(
+        string path, Action<ClientWebSocketOptions>? options = null)
+    {
+        using var socket = new ClientWebSocket();
+        socket.Options.CollectHttpResponseDetails = true;
+        options?.Invoke(socket.Options);
+        using var timeout = new CancellationTokenSource(TestTimeouts.Default);
+        await Assert.ThrowsAsync<WebSocketException>(() => socket.ConnectAsync(WebSocketUrl(path), timeout.Token));
+        return (socket.HttpStatusCode, socket.HttpResponseHeaders);
+    }
+
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
