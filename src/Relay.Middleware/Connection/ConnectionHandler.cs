@@ -94,15 +94,15 @@ internal sealed partial class ConnectionHandler(
             receive = new ValueTask<ValueWebSocketReceiveResult>(inFlight);
         }
 
-        var forwarding = true;
+        var (forwarding, messageBytes) = (true, 0L);
         if (held is not null)
         {
             // Deliver what the first half sent while it waited, then let the memory go.
-            forwarding = await FlushHeldAsync(held, partner, half.Pairing!).ConfigureAwait(false);
+            (forwarding, messageBytes) = await FlushHeldAsync(held, partner, half.Pairing!).ConfigureAwait(false);
             Release(held);
         }
 
-        await PumpAsync(half, partner, buffer, receive, forwarding).ConfigureAwait(false);
+        await PumpAsync(half, partner, buffer, receive, forwarding, messageBytes).ConfigureAwait(false);
 
         // Our peer has finished sending. Stay until its close handshake completes (the partner's close
         // is passed on to it, or the relay's own), so the socket is not torn down under it.
@@ -214,20 +214,22 @@ internal sealed partial class ConnectionHandler(
         }
     }
 
-    private async Task<bool> FlushHeldAsync(HeldFrames held, ConnectionHalf destination, Pairing pairing)
+    /// <summary>Sends the held frames; returns whether forwarding may go on, and the length of a message still open.</summary>
+    private async Task<(bool Forwarding, long MessageBytes)> FlushHeldAsync(HeldFrames held, ConnectionHalf destination, Pairing pairing)
     {
         long messageBytes = 0;
         foreach (var (payload, type, endOfMessage) in held.Frames())
         {
-            if (!await destination.SendAsync(payload, type, endOfMessage).ConfigureAwait(false))
+            if (!Admit(pairing, payload.Length, endOfMessage, ref messageBytes)
+                || !await destination.SendAsync(payload, type, endOfMessage).ConfigureAwait(false))
             {
-                return false;
+                return (false, messageBytes);
             }
 
-            Count(pairing, payload.Length, endOfMessage, ref messageBytes);
+            metrics.Relayed(payload.Length, endOfMessage);
         }
 
-        return true;
+        return (true, messageBytes);
     }
 
     /// <summary>
@@ -241,10 +243,10 @@ internal sealed partial class ConnectionHandler(
         ConnectionHalf destination,
         byte[] buffer,
         ValueTask<ValueWebSocketReceiveResult> receive,
-        bool forwarding)
+        bool forwarding,
+        long messageBytes)
     {
         var pairing = source.Pairing!;
-        long messageBytes = 0;
         while (true)
         {
             ValueWebSocketReceiveResult result;
@@ -270,10 +272,11 @@ internal sealed partial class ConnectionHandler(
 
             if (forwarding)
             {
-                forwarding = await destination.SendAsync(buffer.AsMemory(0, result.Count), result.MessageType, result.EndOfMessage).ConfigureAwait(false);
+                forwarding = Admit(pairing, result.Count, result.EndOfMessage, ref messageBytes)
+                    && await destination.SendAsync(buffer.AsMemory(0, result.Count), result.MessageType, result.EndOfMessage).ConfigureAwait(false);
                 if (forwarding)
                 {
-                    Count(pairing, result.Count, result.EndOfMessage, ref messageBytes);
+                    metrics.Relayed(result.Count, result.EndOfMessage);
                 }
             }
 
@@ -287,19 +290,31 @@ internal sealed partial class ConnectionHandler(
         held.Dispose();
     }
 
-    private void Count(Pairing pairing, int bytes, bool endOfMessage, ref long messageBytes)
+    /// <summary>
+    /// Checks a fragment against the pairing's limits before it is forwarded. Past a limit the relay
+    /// ends the pairing (both halves get the close code) and the fragment is not delivered.
+    /// </summary>
+    private bool Admit(Pairing pairing, int bytes, bool endOfMessage, ref long messageBytes)
     {
-        metrics.Relayed(bytes, endOfMessage);
-        messageBytes = endOfMessage ? 0 : messageBytes + bytes;
+        messageBytes += bytes;
         if (_limits.MaxMessageBytes > 0 && messageBytes > _limits.MaxMessageBytes)
         {
             pairing.End(RelayCloseCodes.MessageTooBig, $"Message larger than {_limits.MaxMessageBytes} bytes", RejectionReasons.MessageTooBig);
+            return false;
+        }
+
+        if (endOfMessage)
+        {
+            messageBytes = 0;
         }
 
         if (_limits.MaxBytesPerPairing > 0 && pairing.AddBytes(bytes) > _limits.MaxBytesPerPairing)
         {
             pairing.End(RelayCloseCodes.OverLimit, $"Pairing relayed more than {_limits.MaxBytesPerPairing} bytes", RejectionReasons.PairingLimit);
+            return false;
         }
+
+        return true;
     }
 
     /// <summary>Reads and drops frames until the peer's close frame arrives or the socket fails.</summary>
