@@ -62,8 +62,9 @@ internal sealed partial class IntroductionHandler(
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
         {
+            // The connection is gone: abort at once, so a send blocked on the dead socket ends too.
             Log.PeerSocketFailed(logger, session.PeerId, ex);
-            session.RequestClose(WebSocketCloseStatus.EndpointUnavailable, null);
+            socket.Abort();
         }
         finally
         {
