@@ -1,0 +1,79 @@
+using System.Net.WebSockets;
+using System.Text;
+using Relay.Tests.Infrastructure;
+
+namespace Relay.Tests.Hardening;
+
+/// <summary>Garbage on a live introduction socket is ignored frame by frame; the session stays usable.</summary>
+public sealed class HostileInputTests
+{
+    [Fact]
+    public async Task HundredsOfHostileFrames_AreIgnored_AndTheSessionStillJoins()
+    {
+        await using var gateway = await TestGateway.StartAsync();
+        using var recorder = new MetricRecorder(gateway.Services);
+        await using var attacker = await TestPeer.ConnectAsync(gateway, "attacker");
+        await using var bystander = await TestPeer.ConnectAsync(gateway, "bystander");
+        await bystander.JoinAsync("doc");
+
+        var frames = HostileFrames().ToList();
+        foreach (var (payload, type) in frames)
+        {
+            await attacker.Socket.SendAsync(payload, type, endOfMessage: true, CancellationToken.None);
+        }
+
+        await attacker.JoinAsync("doc");
+        await attacker.ExpectIntroductionAsync("bystander", "doc");
+        await bystander.ExpectIntroductionAsync("attacker", "doc");
+        Assert.Equal(frames.Count, recorder.Sum("relay.protocol_errors"));
+    }
+
+    private static IEnumerable<(byte[] Payload, WebSocketMessageType Type)> HostileFrames()
+    {
+        var random = new Random(1234);
+        var valid = MsgPack.Join("a", "b", "c");
+
+        // Random bytes of every small length, and some large ones.
+        for (var i = 0; i < 200; i++)
+        {
+            var frame = new byte[random.Next(1, i < 150 ? 64 : 60_000)];
+            random.NextBytes(frame);
+            frame[0] = (byte)(0x80 | random.Next(0x0f)); // usually a map, so parsing gets somewhere
+            if (!frame.AsSpan().SequenceEqual(valid))
+            {
+                yield return (frame, WebSocketMessageType.Binary);
+            }
+        }
+
+        // Every truncation of a valid Join.
+        for (var length = 1; length < valid.Length; length++)
+        {
+            yield return (valid[..length], WebSocketMessageType.Binary);
+        }
+
+        // Length prefixes claiming far more than the frame holds.
+        yield return ([0xdf, 0xff, 0xff, 0xff, 0xff], WebSocketMessageType.Binary);
+        yield return ([0xde, 0x00, 0x01, 0xdb, 0xff, 0xff, 0xff, 0xff, 0x41], WebSocketMessageType.Binary);
+        yield return ([0x82, 0xa4, (byte)'t', (byte)'y', (byte)'p', (byte)'e', 0xa4, (byte)'J', (byte)'o', (byte)'i', (byte)'n', 0xab, .. "documentIds"u8, 0xdd, 0x7f, 0xff, 0xff, 0xff], WebSocketMessageType.Binary);
+        yield return ([0x81, 0xa1, (byte)'x', 0xc6, 0xff, 0xff, 0xff, 0xff], WebSocketMessageType.Binary);
+
+        // Deep nesting: 60,000 nested one-element arrays under an unknown key.
+        var deep = new List<byte> { 0x82, 0xa1, (byte)'x' };
+        deep.AddRange(Enumerable.Repeat((byte)0x91, 60_000));
+        deep.Add(0xc0);
+        deep.AddRange(MsgPack.Encode("type"));
+        deep.AddRange(MsgPack.Encode("Nonsense"));
+        yield return ([.. deep], WebSocketMessageType.Binary);
+
+        // Wrong types where strings and arrays belong; invalid UTF-8 inside a MessagePack string.
+        yield return (MsgPack.Encode(new Dictionary<string, object?> { ["type"] = "Join", ["documentIds"] = new object?[] { "ok", null } }), WebSocketMessageType.Binary);
+        yield return (MsgPack.Encode(new Dictionary<string, object?> { ["type"] = true, ["documentIds"] = new[] { "x" } }), WebSocketMessageType.Binary);
+        yield return ([0x82, 0xa4, (byte)'t', (byte)'y', (byte)'p', (byte)'e', 0xa4, (byte)'J', (byte)'o', (byte)'i', (byte)'n', 0xab, .. "documentIds"u8, 0x91, 0xa2, 0xc3, 0x28], WebSocketMessageType.Binary);
+
+        // JSON that is not the dialect, or not JSON.
+        foreach (var text in new[] { "{", "[]", "null", "\"Join\"", """{"join":"doc"}""", """{"join":[1,2]}""", """{"join":["a"]} trailing""", new string('[', 10_000) })
+        {
+            yield return (Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text);
+        }
+    }
+}
