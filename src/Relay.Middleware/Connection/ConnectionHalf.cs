@@ -174,6 +174,20 @@ internal sealed class ConnectionHalf : IRelaySession
         }
     }
 
+    /// <summary>
+    /// This half's socket failed while receiving. Aborts it, unless the WebSocket itself closed it for a
+    /// protocol error (1002, 1007), whose close frame must get out.
+    /// </summary>
+    public void Failed()
+    {
+        if (Socket.State != WebSocketState.CloseSent)
+        {
+            Socket.Abort();
+        }
+
+        MarkClosed();
+    }
+
     public void Abort()
     {
         Socket.Abort();

@@ -259,7 +259,7 @@ internal sealed partial class ConnectionHandler(
                 Log.ConnectionSocketFailed(logger, source.Key.Local, source.Key.Remote, source.Key.DocumentId, ex);
                 var (status, reason) = pairing.RelayEnd ?? (WebSocketCloseStatus.EndpointUnavailable, (string?)"Partner disconnected");
                 await destination.SendCloseAsync(status, reason).ConfigureAwait(false);
-                source.Abort();
+                source.Failed();
                 return;
             }
 

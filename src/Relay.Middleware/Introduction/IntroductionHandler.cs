@@ -62,9 +62,13 @@ internal sealed partial class IntroductionHandler(
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
         {
-            // The connection is gone: abort at once, so a send blocked on the dead socket ends too.
+            // The connection is gone: abort at once, so a send blocked on the dead socket ends too. Unless
+            // the WebSocket itself closed it for a protocol error (1002, 1007): let that close frame out.
             Log.PeerSocketFailed(logger, session.PeerId, ex);
-            socket.Abort();
+            if (socket.State != WebSocketState.CloseSent)
+            {
+                socket.Abort();
+            }
         }
         finally
         {

@@ -182,6 +182,22 @@ public sealed class ConnectionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TextFrameThatIsNotUtf8_FailsTheSender_AndClosesPartnerWith1001()
+    {
+        using var alice = await ConnectAsync("alice", "bob");
+        using var bob = await ConnectAsync("bob", "alice");
+
+        await alice.SendAsync(new byte[] { 0xc3, 0x28 }, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+
+        // The WebSocket layer fails the sender's connection (a 1007 close frame the reset after it may
+        // overtake); the invalid text never reaches the partner, who is told its partner went away.
+        var (bobStatus, _) = await bob.ReceiveCloseAsync();
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, bobStatus);
+        Assert.True(await alice.ReceiveEndAsync() is null or WebSocketCloseStatus.InvalidPayloadData);
+        await bob.CloseQuietlyAsync();
+    }
+
+    [Fact]
     public async Task SecondPendingRequestForSamePairing_ReplacesFirstWith4409()
     {
         using var first = await ConnectAsync("alice", "bob");

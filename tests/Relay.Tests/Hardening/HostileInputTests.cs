@@ -28,6 +28,24 @@ public sealed class HostileInputTests
         Assert.Equal(frames.Count, recorder.Sum("relay.protocol_errors"));
     }
 
+    [Fact]
+    public async Task TextFrameThatIsNotUtf8_FailsThatSocketOnly()
+    {
+        await using var gateway = await TestGateway.StartAsync();
+        await using var offender = await TestPeer.ConnectAsync(gateway, "offender");
+        await using var alice = await TestPeer.ConnectAsync(gateway, "alice");
+        await using var bob = await TestPeer.ConnectAsync(gateway, "bob");
+
+        await offender.Socket.SendAsync(new byte[] { 0x7b, 0xc3, 0x28, 0x7d }, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+
+        // The WebSocket layer fails the connection: a 1007 close frame, which the reset after it may overtake.
+        Assert.True(await offender.Socket.ReceiveEndAsync() is null or WebSocketCloseStatus.InvalidPayloadData);
+        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot().Peers == 2, "the offender is gone");
+        await alice.JoinAsync("doc");
+        await bob.JoinAsync("doc");
+        await alice.ExpectIntroductionAsync("bob", "doc");
+    }
+
     private static IEnumerable<(byte[] Payload, WebSocketMessageType Type)> HostileFrames()
     {
         var random = new Random(1234);

@@ -44,6 +44,22 @@ internal static class WebSocketTestExtensions
         return (socket.CloseStatus, socket.CloseStatusDescription);
     }
 
+    /// <summary>
+    /// Reads until the socket ends: the close status if a close frame arrived, or null if the
+    /// connection was cut without one.
+    /// </summary>
+    public static async Task<WebSocketCloseStatus?> ReceiveEndAsync(this WebSocket socket)
+    {
+        try
+        {
+            return (await socket.ReceiveCloseAsync()).Status;
+        }
+        catch (WebSocketException)
+        {
+            return null;
+        }
+    }
+
     public static Task SendTextAsync(this WebSocket socket, string text, bool endOfMessage = true) =>
         socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, endOfMessage, CancellationToken.None);
 

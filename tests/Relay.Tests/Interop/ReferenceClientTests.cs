@@ -17,7 +17,7 @@ public sealed class ReferenceClientTests
         var interop = Path.Combine(RepositoryPaths.Root, "tests", "interop");
         Assert.True(
             File.Exists(Path.Combine(interop, "node_modules", "@localfirst", "relay", "dist", "Client.js")),
-            "The reference client is not installed: run `npm ci --prefix tests/interop` (bash .ci/run does).");
+            "The reference client is not installed: run `npm install --prefix tests/interop` (bash .ci/run does).");
         await using var gateway = await TestGateway.StartAsync();
 
         var (exitCode, output, errors) = await RunNodeAsync(interop, "interop.mjs", gateway.WebSocketUri.ToString().TrimEnd('/'));
