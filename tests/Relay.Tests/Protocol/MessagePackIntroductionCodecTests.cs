@@ -127,6 +127,34 @@ public sealed class MessagePackIntroductionCodecTests
     }
 
     [Fact]
+    public void Parse_NonStringKey_IsSkippedLikeAnyUnknownKey()
+    {
+        // msgpackr (the 4.x server's decoder) turns {1: nil, true: "x"} into {"1": null, "true": "x"}
+        // and the server reads on; a Join must not be lost for a key it never looks at.
+        byte[] frame =
+        [
+            0x84,
+            0x01, 0xc0,
+            0xc3, .. Str("x"),
+            .. TypeKey, .. JoinValue,
+            .. DocumentIdsKey, 0x91, .. Str("d"),
+        ];
+
+        var (result, request) = ParseMessagePack(frame);
+
+        Assert.Equal(IntroductionFrame.Membership, result);
+        Assert.Equal(["d"], request.Join);
+    }
+
+    [Fact]
+    public void Parse_NonStringKeyWithItsValueMissing_IsMalformed()
+    {
+        byte[] frame = [0x82, .. TypeKey, .. JoinValue, 0x01];
+
+        AssertIgnored(IntroductionFrame.Malformed, ParseMessagePack(frame));
+    }
+
+    [Fact]
     public void Parse_DuplicateType_IsMalformed()
     {
         // Which one would the sender mean? Ambiguous frames are refused rather than guessed at.
