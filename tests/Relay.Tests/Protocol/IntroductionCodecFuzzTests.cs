@@ -492,13 +492,21 @@ public sealed class IntroductionCodecFuzzTests
 
     private static (IntroductionFrame Result, long Allocated) ParseMeasuringAllocation(byte[] frame, int maxDocuments = DefaultMaxDocuments)
     {
-        // The first call pays for JIT and static initialisation. The measured one gets a fresh request,
-        // so capacity the first call gave its lists cannot hide a list sized from a claim.
-        MessagePackIntroductionCodec.Parse(frame, maxDocuments, new IntroductionRequest());
-        var request = new IntroductionRequest();
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        var result = MessagePackIntroductionCodec.Parse(frame, maxDocuments, request);
-        return (result, GC.GetAllocatedBytesForCurrentThread() - before);
+        // The first call pays for JIT and static initialisation. Each measured call gets a fresh request,
+        // so capacity an earlier call gave its lists cannot hide a list sized from a claim; the least of
+        // three measurements ignores a one-off allocation by the runtime (tiering, on-stack replacement),
+        // while an allocation that follows the claim shows in every one.
+        var result = MessagePackIntroductionCodec.Parse(frame, maxDocuments, new IntroductionRequest());
+        var least = long.MaxValue;
+        for (var i = 0; i < 3; i++)
+        {
+            var request = new IntroductionRequest();
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            MessagePackIntroductionCodec.Parse(frame, maxDocuments, request);
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        return (result, least);
     }
 
     private static string Describe(ReadOnlySpan<byte> frame) =>
