@@ -46,6 +46,17 @@ public sealed class RelayRouteConfigFilterTests
         Assert.Contains("no Match.Path", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Validate_NoMatchAtAll_IsReportedLikeAMissingPath()
+    {
+        // Code-first configuration can leave Match unset; YARP's own validator runs after the filters.
+        var route = new RouteConfig { RouteId = "relay" };
+
+        var error = Assert.Single(RelayRouteConfigFilter.Validate(route, "Introduction"));
+
+        Assert.Contains("no Match.Path", error, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("/introduction/{peerId")]
     [InlineData("/introduction/{peerId}/{peerId}")]
