@@ -131,6 +131,17 @@ public sealed class RelayIdPolicyTests
     public void CreatePattern_InvalidPattern_Throws(string pattern) =>
         Assert.ThrowsAny<ArgumentException>(() => RelayIdPolicy.CreatePattern(pattern));
 
+    [Theory]
+    [InlineData("x)|(.*")]
+    [InlineData("x)|(?:.*")]
+    [InlineData("[a-z]+)|(.+")]
+    public void CreatePattern_PatternClosingTheAnchorGroup_Throws(string pattern)
+    {
+        // Wrapped as \A(?:x)|(.*)\z this would parse, and its second branch would match any id without
+        // the start anchor; the pattern alone is unbalanced, and must be refused as such.
+        Assert.ThrowsAny<ArgumentException>(() => RelayIdPolicy.CreatePattern(pattern));
+    }
+
     [Fact]
     public void CreatePattern_Backreference_IsNotSupportedWithoutBacktracking() =>
         Assert.Throws<NotSupportedException>(() => RelayIdPolicy.CreatePattern(@"(a)\1"));

@@ -116,6 +116,7 @@ public sealed class RelayOptionsValidatorTests
     [InlineData(@"(a)\1")] // NonBacktracking refuses backreferences
     [InlineData("(?=a)a")] // and lookarounds
     [InlineData("[z-a]")]
+    [InlineData("x)|(.*")] // would escape the anchors
     public void Validate_UnusableIdPattern_IsReported(string pattern)
     {
         var result = new RelayOptionsValidator().Validate(null, new RelayOptions { IdPattern = pattern });
