@@ -31,16 +31,60 @@ public sealed class IntroductionCodecFuzzTests
     /// <summary>Encodes strictly, so an id holding a lone surrogate throws instead of turning into U+FFFD.</summary>
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    [Fact]
-    public void MessagePackParse_RandomBytes_NeverThrows()
+    private delegate (IntroductionFrame Result, IntroductionRequest Request) Parser(ReadOnlySpan<byte> frame);
+
+    public static TheoryData<string> Codecs() => ["MessagePack", "Json"];
+
+    [Theory]
+    [MemberData(nameof(Codecs))]
+    public void Parse_RandomBytes_NeverThrows(string codec)
     {
-        var random = new Random(20_240_601);
+        var parse = ParserFor(codec);
+        var random = new Random(codec == "Json" ? 1_984 : 20_240_601);
         var buffer = new byte[64];
         for (var i = 0; i < 20_000; i++)
         {
             var frame = buffer.AsSpan(0, random.Next(buffer.Length + 1));
             random.NextBytes(frame);
-            AssertConsistent(ParseMessagePack(frame), frame, oneList: true);
+            AssertConsistent(parse(frame), frame, oneList: codec == "MessagePack");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Codecs))]
+    public void Parse_EveryTruncationOfAValidFrame_IsMalformed(string codec)
+    {
+        var parse = ParserFor(codec);
+        foreach (var (frame, expected) in ValidFrames(codec))
+        {
+            Assert.Equal(expected, parse(frame).Result);
+            for (var length = 0; length < frame.Length; length++)
+            {
+                var parsed = parse(frame.AsSpan(0, length));
+                Assert.True(parsed.Result == IntroductionFrame.Malformed, Describe(frame.AsSpan(0, length)) + $" gave {parsed.Result}");
+                AssertIgnored(IntroductionFrame.Malformed, parsed);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Codecs))]
+    public void Parse_EverySingleByteMutationOfAValidFrame_NeverThrows(string codec)
+    {
+        var parse = ParserFor(codec);
+        foreach (var (original, _) in ValidFrames(codec))
+        {
+            var frame = original.ToArray();
+            for (var position = 0; position < frame.Length; position++)
+            {
+                for (var value = 0; value < 256; value++)
+                {
+                    frame[position] = (byte)value;
+                    AssertConsistent(parse(frame), frame, oneList: codec == "MessagePack");
+                }
+
+                frame[position] = original[position];
+            }
         }
     }
 
@@ -60,39 +104,6 @@ public sealed class IntroductionCodecFuzzTests
             random.NextBytes(buffer.AsSpan(prefix, tail));
             var frame = buffer.AsSpan(0, prefix + tail);
             AssertConsistent(ParseMessagePack(frame), frame, oneList: true);
-        }
-    }
-
-    [Fact]
-    public void MessagePackParse_EveryTruncationOfAReferenceFrame_IsMalformed()
-    {
-        foreach (var frame in ReferenceClientFrames.All)
-        {
-            for (var length = 0; length < frame.Length; length++)
-            {
-                var parsed = ParseMessagePack(frame.AsSpan(0, length));
-                Assert.True(parsed.Result == IntroductionFrame.Malformed, Describe(frame.AsSpan(0, length)) + $" gave {parsed.Result}");
-                AssertIgnored(IntroductionFrame.Malformed, parsed);
-            }
-        }
-    }
-
-    [Fact]
-    public void MessagePackParse_EverySingleByteMutationOfAReferenceFrame_NeverThrows()
-    {
-        foreach (var original in ReferenceClientFrames.All)
-        {
-            var frame = original.ToArray();
-            for (var position = 0; position < frame.Length; position++)
-            {
-                for (var value = 0; value < 256; value++)
-                {
-                    frame[position] = (byte)value;
-                    AssertConsistent(ParseMessagePack(frame), frame, oneList: true);
-                }
-
-                frame[position] = original[position];
-            }
         }
     }
 
@@ -352,19 +363,6 @@ public sealed class IntroductionCodecFuzzTests
     }
 
     [Fact]
-    public void JsonParse_RandomBytes_NeverThrows()
-    {
-        var random = new Random(1_984);
-        var buffer = new byte[64];
-        for (var i = 0; i < 20_000; i++)
-        {
-            var frame = buffer.AsSpan(0, random.Next(buffer.Length + 1));
-            random.NextBytes(frame);
-            AssertConsistent(ParseJson(frame), frame, oneList: false);
-        }
-    }
-
-    [Fact]
     public void JsonParse_RandomJsonishText_NeverThrows()
     {
         // Drawn from JSON's own punctuation, the known keys and troublesome bytes, so most inputs get deep.
@@ -387,42 +385,6 @@ public sealed class IntroductionCodecFuzzTests
             // Latin-1 keeps "\xff" a single, invalid, byte.
             var frame = Encoding.Latin1.GetBytes(text.ToString());
             AssertConsistent(ParseJson(frame), frame, oneList: false);
-        }
-    }
-
-    [Fact]
-    public void JsonParse_EveryTruncationOfAValidMessage_IsMalformed()
-    {
-        foreach (var (message, expected) in JsonMessages)
-        {
-            var frame = Encoding.UTF8.GetBytes(message);
-            Assert.Equal(expected, ParseJson(frame).Result);
-            for (var length = 0; length < frame.Length; length++)
-            {
-                var parsed = ParseJson(frame.AsSpan(0, length));
-                Assert.True(parsed.Result == IntroductionFrame.Malformed, Describe(frame.AsSpan(0, length)) + $" gave {parsed.Result}");
-                AssertIgnored(IntroductionFrame.Malformed, parsed);
-            }
-        }
-    }
-
-    [Fact]
-    public void JsonParse_EverySingleByteMutation_NeverThrows()
-    {
-        foreach (var (message, _) in JsonMessages)
-        {
-            var original = Encoding.UTF8.GetBytes(message);
-            var frame = original.ToArray();
-            for (var position = 0; position < frame.Length; position++)
-            {
-                for (var value = 0; value < 256; value++)
-                {
-                    frame[position] = (byte)value;
-                    AssertConsistent(ParseJson(frame), frame, oneList: false);
-                }
-
-                frame[position] = original[position];
-            }
         }
     }
 
@@ -460,6 +422,16 @@ public sealed class IntroductionCodecFuzzTests
             }
         }
     }
+
+    private static Parser ParserFor(string codec) =>
+        codec == "MessagePack" ? frame => ParseMessagePack(frame) : frame => ParseJson(frame);
+
+    /// <summary>The reference client's frames for MessagePack; cevitxe-, 4.x-shaped and heartbeat objects for JSON.</summary>
+    private static IEnumerable<(byte[] Frame, IntroductionFrame Result)> ValidFrames(string codec) =>
+        codec == "MessagePack"
+            ? ReferenceClientFrames.Memberships.Select(f => (f, IntroductionFrame.Membership))
+                .Concat(ReferenceClientFrames.Heartbeats.Select(f => (f, IntroductionFrame.Heartbeat)))
+            : JsonMessages.Select(m => (Encoding.UTF8.GetBytes(m.Json), m.Result));
 
     private static bool TryDecodeIndependently(byte[] frame, out List<string> ids)
     {

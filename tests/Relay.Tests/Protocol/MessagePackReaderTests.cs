@@ -4,70 +4,51 @@ namespace Relay.Tests.Protocol;
 
 public sealed class MessagePackReaderTests
 {
+    /// <summary>Map and array headers of every width, each followed by the values it announces.</summary>
+    public static TheoryData<string, string, int> Headers() => new()
+    {
+        { "map", "80", 0 },
+        { "map", "81a161c0", 1 },
+        { "map", "8f" + Nils(30), 15 },
+        { "map", "de0000", 0 },
+        { "map", "de0001a161c0", 1 },
+        { "map", "df00000000", 0 },
+        { "map", "df00000001a161c0", 1 },
+        { "array", "90", 0 },
+        { "array", "93c0c0c0", 3 },
+        { "array", "9f" + Nils(15), 15 },
+        { "array", "dc0000", 0 },
+        { "array", "dc0002c0c0", 2 },
+        { "array", "dd00000000", 0 },
+        { "array", "dd00000002c0c0", 2 },
+    };
+
+    /// <summary>Strings at every width boundary: (UTF-8 length, the smallest header for it).</summary>
+    public static TheoryData<int, string> StringHeaders() => new()
+    {
+        { 0, "a0" },
+        { 31, "bf" },
+        { 32, "d920" },
+        { 255, "d9ff" },
+        { 256, "da0100" },
+        { 65535, "daffff" },
+        { 65536, "db00010000" },
+    };
+
     [Theory]
-    [InlineData("80", 0)]
-    [InlineData("81a161c0", 1)]
-    [InlineData("de0000", 0)]
-    [InlineData("de0001a161c0", 1)]
-    [InlineData("df00000000", 0)]
-    [InlineData("df00000001a161c0", 1)]
-    public void TryReadMapHeader_EveryWidth_ReadsCountAndAdvancesPastHeader(string hex, int expected)
+    [MemberData(nameof(Headers))]
+    public void TryReadHeader_EveryWidth_ReadsCountAndAdvancesPastHeader(string kind, string hex, int expected)
     {
         var reader = new MessagePackReader(Convert.FromHexString(hex));
 
-        Assert.True(reader.TryReadMapHeader(out var count));
+        Assert.True(TryReadHeader(ref reader, kind, out var count));
         Assert.Equal(expected, count);
-        for (var i = 0; i < 2 * count; i++)
+        for (var i = 0; i < (kind == "map" ? 2 * count : count); i++)
         {
             Assert.True(reader.TrySkip());
         }
 
         Assert.True(reader.End);
-    }
-
-    [Fact]
-    public void TryReadMapHeader_FixMapOfFifteen_ReadsFifteen()
-    {
-        var bytes = new byte[1 + 30];
-        bytes[0] = 0x8f;
-        bytes.AsSpan(1).Fill(0xc0);
-        var reader = new MessagePackReader(bytes);
-
-        Assert.True(reader.TryReadMapHeader(out var count));
-        Assert.Equal(15, count);
-    }
-
-    [Theory]
-    [InlineData("90", 0)]
-    [InlineData("93c0c0c0", 3)]
-    [InlineData("dc0000", 0)]
-    [InlineData("dc0002c0c0", 2)]
-    [InlineData("dd00000000", 0)]
-    [InlineData("dd00000002c0c0", 2)]
-    public void TryReadArrayHeader_EveryWidth_ReadsCountAndAdvancesPastHeader(string hex, int expected)
-    {
-        var reader = new MessagePackReader(Convert.FromHexString(hex));
-
-        Assert.True(reader.TryReadArrayHeader(out var count));
-        Assert.Equal(expected, count);
-        for (var i = 0; i < count; i++)
-        {
-            Assert.True(reader.TrySkip());
-        }
-
-        Assert.True(reader.End);
-    }
-
-    [Fact]
-    public void TryReadArrayHeader_FixArrayOfFifteen_ReadsFifteen()
-    {
-        var bytes = new byte[1 + 15];
-        bytes[0] = 0x9f;
-        bytes.AsSpan(1).Fill(0xc0);
-        var reader = new MessagePackReader(bytes);
-
-        Assert.True(reader.TryReadArrayHeader(out var count));
-        Assert.Equal(15, count);
     }
 
     [Theory]
@@ -87,12 +68,7 @@ public sealed class MessagePackReaderTests
     }
 
     [Theory]
-    [InlineData(31, "bf")]
-    [InlineData(32, "d920")]
-    [InlineData(255, "d9ff")]
-    [InlineData(256, "da0100")]
-    [InlineData(65535, "daffff")]
-    [InlineData(65536, "db00010000")]
+    [MemberData(nameof(StringHeaders))]
     public void TryReadStringBytes_AtWidthBoundaries_ReturnsEveryByte(int length, string headerHex)
     {
         var header = Convert.FromHexString(headerHex);
@@ -116,60 +92,50 @@ public sealed class MessagePackReaderTests
     }
 
     [Theory]
-    [InlineData("")]
-    [InlineData("8f")] // fixmap of 15 with nothing after it
-    [InlineData("de")]
-    [InlineData("de00")]
-    [InlineData("de0001a1")] // one entry needs two bytes, only one present
-    [InlineData("df000000")]
-    [InlineData("dfffffffff")]
-    [InlineData("90")] // an array is not a map
-    [InlineData("a0")]
-    [InlineData("c0")]
-    public void TryReadMapHeader_TruncatedOverclaimingOrOtherType_Fails(string hex)
+    [InlineData("map", "")]
+    [InlineData("map", "8f")] // fixmap of 15 with nothing after it
+    [InlineData("map", "de")]
+    [InlineData("map", "de00")]
+    [InlineData("map", "de0001a1")] // one entry needs two bytes, only one present
+    [InlineData("map", "df000000")]
+    [InlineData("map", "dfffffffff")]
+    [InlineData("map", "90")] // an array is not a map
+    [InlineData("map", "a0")]
+    [InlineData("map", "c0")]
+    [InlineData("array", "")]
+    [InlineData("array", "91")]
+    [InlineData("array", "dc")]
+    [InlineData("array", "dc00")]
+    [InlineData("array", "dc0002c0")]
+    [InlineData("array", "dd000000")]
+    [InlineData("array", "ddffffffff")]
+    [InlineData("array", "80")]
+    [InlineData("array", "a0")]
+    [InlineData("string", "")]
+    [InlineData("string", "a1")]
+    [InlineData("string", "d9")]
+    [InlineData("string", "d901")]
+    [InlineData("string", "da00")]
+    [InlineData("string", "da000261")] // str16 claiming two bytes, one present
+    [InlineData("string", "db000000")]
+    [InlineData("string", "dbffffffff61")]
+    [InlineData("string", "c40161")] // bin is not str
+    [InlineData("string", "90")]
+    [InlineData("string", "c0")]
+    public void TryRead_TruncatedOverclaimingOrOtherType_Fails(string kind, string hex)
     {
         var reader = new MessagePackReader(Convert.FromHexString(hex));
 
-        Assert.False(reader.TryReadMapHeader(out var count));
-        Assert.Equal(0, count);
-    }
-
-    [Theory]
-    [InlineData("")]
-    [InlineData("91")]
-    [InlineData("dc")]
-    [InlineData("dc00")]
-    [InlineData("dc0002c0")]
-    [InlineData("dd000000")]
-    [InlineData("ddffffffff")]
-    [InlineData("80")]
-    [InlineData("a0")]
-    public void TryReadArrayHeader_TruncatedOverclaimingOrOtherType_Fails(string hex)
-    {
-        var reader = new MessagePackReader(Convert.FromHexString(hex));
-
-        Assert.False(reader.TryReadArrayHeader(out var count));
-        Assert.Equal(0, count);
-    }
-
-    [Theory]
-    [InlineData("")]
-    [InlineData("a1")]
-    [InlineData("d9")]
-    [InlineData("d901")]
-    [InlineData("da00")]
-    [InlineData("da000261")] // str16 claiming two bytes, one present
-    [InlineData("db000000")]
-    [InlineData("dbffffffff61")]
-    [InlineData("c40161")] // bin is not str
-    [InlineData("90")]
-    [InlineData("c0")]
-    public void TryReadStringBytes_TruncatedOverclaimingOrOtherType_Fails(string hex)
-    {
-        var reader = new MessagePackReader(Convert.FromHexString(hex));
-
-        Assert.False(reader.TryReadStringBytes(out var utf8));
-        Assert.True(utf8.IsEmpty);
+        if (kind == "string")
+        {
+            Assert.False(reader.TryReadStringBytes(out var utf8));
+            Assert.True(utf8.IsEmpty);
+        }
+        else
+        {
+            Assert.False(TryReadHeader(ref reader, kind, out var count));
+            Assert.Equal(0, count);
+        }
     }
 
     [Fact]
@@ -287,4 +253,9 @@ public sealed class MessagePackReaderTests
 
         Assert.False(reader.TrySkip());
     }
+
+    private static bool TryReadHeader(ref MessagePackReader reader, string kind, out int count) =>
+        kind == "map" ? reader.TryReadMapHeader(out count) : reader.TryReadArrayHeader(out count);
+
+    private static string Nils(int count) => string.Concat(Enumerable.Repeat("c0", count));
 }

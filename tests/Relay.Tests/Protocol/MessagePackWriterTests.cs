@@ -6,13 +6,7 @@ namespace Relay.Tests.Protocol;
 public sealed class MessagePackWriterTests
 {
     [Theory]
-    [InlineData(0, "a0")]
-    [InlineData(31, "bf")]
-    [InlineData(32, "d920")]
-    [InlineData(255, "d9ff")]
-    [InlineData(256, "da0100")]
-    [InlineData(65535, "daffff")]
-    [InlineData(65536, "db00010000")]
+    [MemberData(nameof(MessagePackReaderTests.StringHeaders), MemberType = typeof(MessagePackReaderTests))]
     public void WriteString_AtWidthBoundaries_ChoosesTheSmallestHeader(int length, string expectedHeader)
     {
         var value = new byte[length];

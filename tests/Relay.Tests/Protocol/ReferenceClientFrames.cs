@@ -46,9 +46,14 @@ internal static class ReferenceClientFrames
     /// <summary><c>{type:"Join", documentIds:["café", "文档", "😀"]}</c>.</summary>
     public static byte[] JoinNonAscii => Hex("de0002a474797065a44a6f696eab646f63756d656e7449647393a5636166c3a9a6e69687e6a1a3a4f09f9880");
 
+    /// <summary>Every Join and Leave above.</summary>
+    public static IEnumerable<byte[]> Memberships => [JoinOne, JoinTwenty, LeaveOne, JoinId31, JoinId32, JoinId255, JoinId256, JoinNonAscii];
+
+    /// <summary>Both heartbeats above.</summary>
+    public static IEnumerable<byte[]> Heartbeats => [Heartbeat, Heart];
+
     /// <summary>Every fixture above, for tests that mutate or truncate real frames.</summary>
-    public static IEnumerable<byte[]> All =>
-        [JoinOne, JoinTwenty, LeaveOne, Heartbeat, Heart, JoinId31, JoinId32, JoinId255, JoinId256, JoinNonAscii];
+    public static IEnumerable<byte[]> All => Memberships.Concat(Heartbeats);
 
     public static byte[] Hex(string hex) => Convert.FromHexString(hex);
 
