@@ -21,8 +21,15 @@ internal sealed class RelayIdPolicy
     /// Anchors the pattern and compiles it without backtracking, so matching costs time linear in the
     /// id whatever the pattern. Throws <see cref="ArgumentException"/> for an unusable pattern.
     /// </summary>
-    public static Regex CreatePattern(string pattern) =>
-        new($@"\A(?:{pattern})\z", RegexOptions.CultureInvariant | RegexOptions.NonBacktracking);
+    public static Regex CreatePattern(string pattern)
+    {
+        const RegexOptions Options = RegexOptions.CultureInvariant | RegexOptions.NonBacktracking;
+
+        // Parsed alone first: an unbalanced pattern such as "x)|(.*" would otherwise close the anchoring
+        // group early and leave a branch that matches any id.
+        _ = new Regex(pattern, Options);
+        return new($@"\A(?:{pattern})\z", Options);
+    }
 
     public bool IsValid(string? id)
     {

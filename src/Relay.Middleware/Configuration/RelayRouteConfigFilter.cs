@@ -41,7 +41,10 @@ internal sealed class RelayRouteConfigFilter : IProxyConfigFilter
             errors.Add($"It names cluster '{route.ClusterId}'; relay routes are served by the relay and take no ClusterId.");
         }
 
-        if (string.IsNullOrEmpty(route.Match.Path))
+        // Match is required by YARP but unset in code-first configuration that forgot it; YARP's own
+        // validator only runs after the filters.
+        var path = route.Match?.Path;
+        if (string.IsNullOrEmpty(path))
         {
             errors.Add("It has no Match.Path; a relay route needs a path template with its route values.");
             return errors;
@@ -50,11 +53,11 @@ internal sealed class RelayRouteConfigFilter : IProxyConfigFilter
         RoutePattern pattern;
         try
         {
-            pattern = RoutePatternFactory.Parse(route.Match.Path);
+            pattern = RoutePatternFactory.Parse(path);
         }
         catch (RoutePatternException ex)
         {
-            errors.Add($"Its Match.Path '{route.Match.Path}' is not a valid route template: {ex.Message}");
+            errors.Add($"Its Match.Path '{path}' is not a valid route template: {ex.Message}");
             return errors;
         }
 
@@ -62,7 +65,7 @@ internal sealed class RelayRouteConfigFilter : IProxyConfigFilter
         {
             if (pattern.GetParameter(name) is null)
             {
-                errors.Add($"Its Match.Path '{route.Match.Path}' lacks the route value '{{{name}}}' the {role} role needs.");
+                errors.Add($"Its Match.Path '{path}' lacks the route value '{{{name}}}' the {role} role needs.");
             }
         }
 

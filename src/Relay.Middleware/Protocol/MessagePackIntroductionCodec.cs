@@ -45,7 +45,14 @@ internal static class MessagePackIntroductionCodec
         {
             if (!reader.TryReadStringBytes(out var key))
             {
-                return IntroductionFrame.Malformed;
+                // A non-string key is an unknown key too (msgpackr, the 4.x server's decoder, reads past
+                // it): skip the key and its value.
+                if (!reader.TrySkip() || !reader.TrySkip())
+                {
+                    return IntroductionFrame.Malformed;
+                }
+
+                continue;
             }
 
             if (key.SequenceEqual("type"u8))

@@ -1,0 +1,130 @@
+using Relay.Configuration;
+
+namespace Relay.Tests.Configuration;
+
+public sealed class RelayOptionsValidatorTests
+{
+    /// <summary>Every rule: the setting it names and a value it must refuse.</summary>
+    private static readonly (string Setting, Action<RelayOptions> Break)[] Rules =
+    [
+        ("Relay:MaxIdLength", o => o.MaxIdLength = 0),
+        ("Relay:IdPattern", o => o.IdPattern = "("),
+        ("Relay:KeepAliveInterval", o => o.KeepAliveInterval = TimeSpan.FromSeconds(-1)),
+        ("Relay:KeepAliveTimeout", o => o.KeepAliveTimeout = TimeSpan.FromSeconds(-1)),
+        ("Relay:CloseTimeout", o => o.CloseTimeout = TimeSpan.Zero),
+        ("Relay:DrainTimeout", o => o.DrainTimeout = TimeSpan.FromSeconds(-1)),
+        ("Relay:Introduction:MaxMessageBytes", o => o.Introduction.MaxMessageBytes = 63),
+        ("Relay:Introduction:MaxDocumentsPerMessage", o => o.Introduction.MaxDocumentsPerMessage = 0),
+        ("Relay:Introduction:MaxDocumentsPerPeer", o => o.Introduction.MaxDocumentsPerPeer = 0),
+        ("Relay:Introduction:MaxPeersPerDocument", o => o.Introduction.MaxPeersPerDocument = -1),
+        ("Relay:Introduction:MaxQueuedBytes", o => o.Introduction.MaxQueuedBytes = 1023),
+        ("Relay:Introduction:IdleTimeout", o => o.Introduction.IdleTimeout = TimeSpan.FromSeconds(-1)),
+        ("Relay:Connection:PendingTimeout", o => o.Connection.PendingTimeout = TimeSpan.FromSeconds(-1)),
+        ("Relay:Connection:MaxHeldBytes", o => o.Connection.MaxHeldBytes = -1),
+        ("Relay:Connection:MaxHeldFrames", o => o.Connection.MaxHeldFrames = -1),
+        ("Relay:Connection:BufferSize", o => o.Connection.BufferSize = 255),
+        ("Relay:Connection:MaxMessageBytes", o => o.Connection.MaxMessageBytes = -1),
+        ("Relay:Connection:MaxBytesPerPairing", o => o.Connection.MaxBytesPerPairing = -1),
+        ("Relay:Connection:MaxPairingDuration", o => o.Connection.MaxPairingDuration = TimeSpan.FromSeconds(-1)),
+        ("Relay:Connection:StallTimeout", o => o.Connection.StallTimeout = TimeSpan.FromSeconds(-1)),
+    ];
+
+    public static TheoryData<int> RuleIndexes() => [.. Enumerable.Range(0, Rules.Length)];
+
+    [Fact]
+    public void Validate_Defaults_Succeed() =>
+        Assert.True(new RelayOptionsValidator().Validate(null, new RelayOptions()).Succeeded);
+
+    [Theory]
+    [MemberData(nameof(RuleIndexes))]
+    public void Validate_EachRuleBroken_FailsNamingOnlyThatSetting(int rule)
+    {
+        var (setting, breakRule) = Rules[rule];
+        var options = new RelayOptions();
+        breakRule(options);
+
+        var result = new RelayOptionsValidator().Validate(null, options);
+
+        Assert.True(result.Failed);
+        var failure = Assert.Single(result.Failures!);
+        Assert.StartsWith(setting + " ", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_EveryRuleBroken_ReportsEveryFailureAtOnce()
+    {
+        var options = new RelayOptions();
+        foreach (var (_, breakRule) in Rules)
+        {
+            breakRule(options);
+        }
+
+        var result = new RelayOptionsValidator().Validate(null, options);
+
+        var failures = result.Failures!.ToList();
+        Assert.Equal(Rules.Length, failures.Count);
+        foreach (var (setting, _) in Rules)
+        {
+            Assert.Single(failures, f => f.StartsWith(setting + " ", StringComparison.Ordinal));
+        }
+
+    }
+
+    [Fact]
+    public void Validate_EveryBoundaryValue_Succeeds()
+    {
+        var options = new RelayOptions
+        {
+            MaxIdLength = 1,
+            IdPattern = "[a-z]+",
+            KeepAliveInterval = TimeSpan.Zero,
+            KeepAliveTimeout = TimeSpan.Zero,
+            CloseTimeout = TimeSpan.FromTicks(1),
+            DrainTimeout = TimeSpan.Zero,
+            Introduction = new RelayIntroductionOptions
+            {
+                MaxMessageBytes = 64,
+                MaxDocumentsPerMessage = 1,
+                MaxDocumentsPerPeer = 1,
+                MaxPeersPerDocument = 0,
+                MaxQueuedBytes = 1024,
+                IdleTimeout = TimeSpan.Zero,
+            },
+            Connection = new RelayConnectionOptions
+            {
+                PendingTimeout = TimeSpan.Zero,
+                MaxHeldBytes = 0,
+                MaxHeldFrames = 0,
+                BufferSize = 256,
+                MaxMessageBytes = 0,
+                MaxBytesPerPairing = 0,
+                MaxPairingDuration = TimeSpan.Zero,
+                StallTimeout = TimeSpan.Zero,
+            },
+        };
+
+        Assert.True(new RelayOptionsValidator().Validate(null, options).Succeeded);
+
+        options.Connection.BufferSize = 16 * 1024 * 1024;
+        Assert.True(new RelayOptionsValidator().Validate(null, options).Succeeded);
+
+        options.Connection.BufferSize = (16 * 1024 * 1024) + 1;
+        Assert.Contains("Relay:Connection:BufferSize", Assert.Single(new RelayOptionsValidator().Validate(null, options).Failures!), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(@"(a)\1")] // NonBacktracking refuses backreferences
+    [InlineData("(?=a)a")] // and lookarounds
+    [InlineData("[z-a]")]
+    [InlineData("x)|(.*")] // would escape the anchors
+    public void Validate_UnusableIdPattern_IsReported(string pattern)
+    {
+        var result = new RelayOptionsValidator().Validate(null, new RelayOptions { IdPattern = pattern });
+
+        Assert.StartsWith("Relay:IdPattern ", Assert.Single(result.Failures!), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_EmptyIdPattern_MeansNoPattern() =>
+        Assert.True(new RelayOptionsValidator().Validate(null, new RelayOptions { IdPattern = "" }).Succeeded);
+}
