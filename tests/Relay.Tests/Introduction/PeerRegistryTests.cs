@@ -323,7 +323,7 @@ public sealed class PeerRegistryTests : IDisposable
         // The registry never touches the socket; a server socket over an empty stream is enough.
         var socket = WebSocket.CreateFromStream(Stream.Null, new WebSocketCreationOptions { IsServer = true });
         _sockets.Add(socket);
-        return new PeerSession(peerId, socket, _sessions, _options);
+        return new PeerSession(peerId, socket, _sessions, _options, new RelayMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>()), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
     }
 
     private PeerSession Connect(PeerRegistry registry, string peerId)
