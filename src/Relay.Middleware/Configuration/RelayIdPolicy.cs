@@ -38,7 +38,9 @@ internal sealed class RelayIdPolicy
             return false;
         }
 
-        return _pattern is null ? HasOnlyVisibleCharacters(id) : _pattern.IsMatch(id);
+        // A pattern narrows what is accepted; it never lets control characters or whitespace into ids
+        // (and from there into logs and other peers' messages).
+        return HasOnlyVisibleCharacters(id) && (_pattern is null || _pattern.IsMatch(id));
     }
 
     private static bool HasOnlyVisibleCharacters(string id)

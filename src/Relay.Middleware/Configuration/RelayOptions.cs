@@ -14,8 +14,8 @@ public sealed class RelayOptions
     public int MaxIdLength { get; set; } = 256;
 
     /// <summary>
-    /// Optional regular expression every peer and document id must match in full. When unset, any id
-    /// without control characters, unpaired surrogates or whitespace is accepted.
+    /// Optional regular expression every peer and document id must also match in full. Ids never contain
+    /// control characters, unpaired surrogates or whitespace, whatever the pattern.
     /// </summary>
     public string? IdPattern { get; set; }
 

@@ -104,12 +104,15 @@ public sealed class RelayIdPolicyTests
         Assert.False(Policy(pattern: "[a-z]+$").IsValid("abc\n"));
 
     [Fact]
-    public void IsValid_CustomPattern_ReplacesTheDefaultCharacterRulesButNotTheLength()
+    public void IsValid_CustomPattern_NarrowsButNeverWidensTheDefaultRulesOrTheLength()
     {
-        var policy = Policy(pattern: "[a-z ]+", maxIdLength: 5);
+        var policy = Policy(pattern: "[a-z \n]+", maxIdLength: 5);
 
-        Assert.True(policy.IsValid("a b"));
-        Assert.False(policy.IsValid("abc def"));
+        Assert.True(policy.IsValid("abc"));
+        Assert.False(policy.IsValid("a b"));
+        Assert.False(policy.IsValid("a\nb"));
+        Assert.False(policy.IsValid("abcdef"));
+        Assert.False(Policy(pattern: "[a-z]+").IsValid("ABC"));
     }
 
     [Fact]
