@@ -43,7 +43,7 @@ internal sealed partial class IntroductionHandler(
         }
 
         var socket = await acceptor.AcceptAsync(context).ConfigureAwait(false);
-        var session = new PeerSession(peerId!, socket, sessions, options);
+        var session = new PeerSession(peerId!, socket, sessions, options, metrics);
         sessions.Add(session);
         metrics.PeerConnected();
         Log.PeerConnected(logger, session.PeerId);

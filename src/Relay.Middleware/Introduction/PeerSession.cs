@@ -2,6 +2,7 @@ using System.Net.WebSockets;
 using System.Threading.Channels;
 using Relay.Lifetime;
 using Relay.Protocol;
+using Relay.Telemetry;
 
 namespace Relay.Introduction;
 
@@ -15,6 +16,7 @@ internal sealed class PeerSession : IRelaySession
     private readonly Channel<OutboundMessage> _outbound =
         Channel.CreateUnbounded<OutboundMessage>(new UnboundedChannelOptions { SingleReader = true });
     private readonly RelaySessions _sessions;
+    private readonly RelayMetrics _metrics;
     private readonly int _maxQueuedBytes;
     private readonly TimeSpan _idleTimeout;
     private readonly TimeSpan _closeTimeout;
@@ -25,11 +27,12 @@ internal sealed class PeerSession : IRelaySession
     private WebSocketCloseStatus _closeStatus;
     private string? _closeReason;
 
-    public PeerSession(string peerId, WebSocket socket, RelaySessions sessions, RelayOptions options)
+    public PeerSession(string peerId, WebSocket socket, RelaySessions sessions, RelayOptions options, RelayMetrics metrics)
     {
         PeerId = peerId;
         Socket = socket;
         _sessions = sessions;
+        _metrics = metrics;
         _maxQueuedBytes = options.Introduction.MaxQueuedBytes;
         _idleTimeout = options.Introduction.IdleTimeout;
         _closeTimeout = options.CloseTimeout;
@@ -67,7 +70,11 @@ internal sealed class PeerSession : IRelaySession
         {
             Interlocked.Add(ref _queuedBytes, -message.Length);
             message.Release();
-            RequestClose((WebSocketCloseStatus)RelayCloseCodes.OverLimit, "Too many introductions waiting; read faster");
+            if (RequestClose((WebSocketCloseStatus)RelayCloseCodes.OverLimit, "Too many introductions waiting; read faster"))
+            {
+                _metrics.Rejected(RejectionReasons.QueueFull);
+            }
+
             return false;
         }
 
@@ -153,9 +160,9 @@ internal sealed class PeerSession : IRelaySession
             // The peer did not answer our close frame in time.
             Socket.Abort();
         }
-        else if (now >= Volatile.Read(ref _idleDeadline))
+        else if (now >= Volatile.Read(ref _idleDeadline) && RequestClose((WebSocketCloseStatus)RelayCloseCodes.Timeout, "Idle timeout"))
         {
-            RequestClose((WebSocketCloseStatus)RelayCloseCodes.Timeout, "Idle timeout");
+            _metrics.Rejected(RejectionReasons.IdleTimeout);
         }
     }
 
