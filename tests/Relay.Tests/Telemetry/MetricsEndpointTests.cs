@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
@@ -96,7 +95,7 @@ public sealed class MetricsEndpointTests
     [InlineData(false, HttpStatusCode.NotFound)]
     public async Task LocalPort_Configured_ServesOnlyConnectionsOnThatPort(bool samePort, HttpStatusCode expected)
     {
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         await using var gateway = await TestGateway.StartAsync(
             new Dictionary<string, string?> { ["Gateway:Metrics:LocalPort"] = (samePort ? port : port == 65535 ? 1 : port + 1).ToString(System.Globalization.CultureInfo.InvariantCulture) },
             builder => builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port)));
@@ -152,13 +151,6 @@ public sealed class MetricsEndpointTests
 
         using var response = await gateway.Http.SendAsync(request);
         return response.StatusCode;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>Authenticates a request that carries a role header; the policy under test checks the role.</summary>
