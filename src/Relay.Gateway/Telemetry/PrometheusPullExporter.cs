@@ -15,7 +15,7 @@ internal sealed class PrometheusPullExporter : BaseExporter<Metric>, IPullMetric
     private readonly SemaphoreSlim _turn = new(1, 1);
     private readonly PrometheusTextWriter _writer = new();
     private readonly int _collectTimeoutMilliseconds;
-    private bool _disposed;
+    private volatile bool _disposed;
 
     public PrometheusPullExporter(TimeSpan collectTimeout, Action<string, string>? metricDropped = null)
     {

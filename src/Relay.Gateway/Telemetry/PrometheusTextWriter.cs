@@ -52,7 +52,7 @@ internal sealed class PrometheusTextWriter
             var family = _families.GetValue(metric, static m => new Family(m));
             if (family.Type is null || metric.Temporality != AggregationTemporality.Cumulative)
             {
-                Drop(family, metric, "the Prometheus text format cannot carry it (exponential histogram or delta temporality)");
+                Drop(family, metric, null);
                 continue;
             }
 
@@ -98,7 +98,7 @@ internal sealed class PrometheusTextWriter
             ref var entry = ref group[i];
             if (i > 0 && !CanJoin(group[..i], entry))
             {
-                Drop(entry.Family, entry.Metric, $"another metric already writes the family {head.Name}");
+                Drop(entry.Family, entry.Metric, head.Name);
                 continue;
             }
 
@@ -121,13 +121,20 @@ internal sealed class PrometheusTextWriter
         return true;
     }
 
-    private void Drop(Family family, Metric metric, string why)
+    /// <summary>Reports a metric left out, once: unsupported (no <paramref name="clashingFamily"/>) or clashing with a family already written.</summary>
+    private void Drop(Family family, Metric metric, string? clashingFamily)
     {
-        if (!family.DropReported)
+        if (family.DropReported)
         {
-            family.DropReported = true;
-            MetricDropped?.Invoke($"{metric.MeterName}/{metric.Name}", why);
+            return;
         }
+
+        family.DropReported = true;
+        MetricDropped?.Invoke(
+            $"{metric.MeterName}/{metric.Name}",
+            clashingFamily is null
+                ? "the Prometheus text format cannot carry it (exponential histogram or delta temporality)"
+                : $"another metric already writes the family {clashingFamily}, with another type or from the same meter");
     }
 
     private void WritePoints(Family family, Metric metric)

@@ -35,7 +35,7 @@ internal sealed class RelayMetrics
         _activePeers = meter.CreateUpDownCounter<long>(
             "relay.active_peers", "{peer}", "Peers connected to an introduction endpoint.");
         _introductions = meter.CreateCounter<long>(
-            "relay.introductions", "{introduction}", "Introduction messages sent to peers.");
+            "relay.introductions", "{introduction}", "Introductions made: one per peer told of another peer sharing its documents.");
         _trackedDocuments = meter.CreateUpDownCounter<long>(
             "relay.documents", "{document}", "Documents at least one connected peer has joined.");
         _pendingConnections = meter.CreateUpDownCounter<long>(
