@@ -2,12 +2,14 @@ using System.Reflection;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.Options;
 using Relay;
+using Relay.Gateway.Telemetry;
 
 namespace Relay.Gateway;
 
 /// <summary>
 /// Builds the gateway: YARP routes from <c>ReverseProxy</c> (relay routes among them), the relay from
-/// <c>Relay</c>, and the health and status pages. Tests build it the same way, on real Kestrel.
+/// <c>Relay</c>, the health and status pages, and metrics (<c>/metrics</c>, OTLP when configured). Tests
+/// build it the same way, on real Kestrel.
 /// </summary>
 internal static class GatewayApp
 {
@@ -22,6 +24,7 @@ internal static class GatewayApp
         builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
         builder.Services.AddRelay(builder.Configuration.GetSection(RelayOptions.SectionName));
         builder.Services.AddHealthChecks();
+        builder.Services.AddGatewayTelemetry();
         builder.Services.AddAuthentication();
         builder.Services.AddAuthorization();
         builder.Services.AddCors();
@@ -46,6 +49,7 @@ internal static class GatewayApp
 
         var healthPath = app.Configuration["Gateway:HealthPath"] ?? "/healthz";
         app.MapHealthChecks(healthPath);
+        app.MapGatewayMetrics(app.Configuration);
         app.MapGet("/", StatusPage.Render);
         app.MapReverseProxy();
         return app;

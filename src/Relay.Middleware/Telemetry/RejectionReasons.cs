@@ -17,6 +17,13 @@ internal static class RejectionReasons
     public const string StalledReader = "stalled_reader";
     public const string PairingLimit = "pairing_limit";
     public const string OverLimit = "over_limit";
+
+    /// <summary>Every value above (a test keeps this list complete).</summary>
+    public static readonly string[] All =
+    [
+        NotWebSocket, InvalidId, ShuttingDown, Replaced, MessageTooBig, TooManyDocuments, DocumentFull,
+        QueueFull, IdleTimeout, PendingTimeout, HeldTooMuch, StalledReader, PairingLimit, OverLimit,
+    ];
 }
 
 /// <summary>Values of the <c>error.type</c> tag on <c>relay.protocol_errors</c>.</summary>
@@ -24,4 +31,7 @@ internal static class ProtocolErrorReasons
 {
     public const string Malformed = "malformed";
     public const string UnknownType = "unknown_type";
+
+    /// <summary>Every value above (a test keeps this list complete).</summary>
+    public static readonly string[] All = [Malformed, UnknownType];
 }

@@ -11,6 +11,11 @@ internal sealed class RelayMetrics
 {
     public const string MeterName = "Relay";
 
+    /// <summary>The OpenTelemetry convention for "why it failed", used by the rejection and protocol-error counters.</summary>
+    public const string ErrorTypeTag = "error.type";
+
+    public const string PairingResultTag = "relay.pairing.result";
+
     private readonly UpDownCounter<long> _activePeers;
     private readonly Counter<long> _introductions;
     private readonly UpDownCounter<long> _pendingConnections;
@@ -30,7 +35,7 @@ internal sealed class RelayMetrics
         _activePeers = meter.CreateUpDownCounter<long>(
             "relay.active_peers", "{peer}", "Peers connected to an introduction endpoint.");
         _introductions = meter.CreateCounter<long>(
-            "relay.introductions", "{introduction}", "Introduction messages sent to peers.");
+            "relay.introductions", "{introduction}", "Introductions made: one per peer told of another peer sharing its documents.");
         _trackedDocuments = meter.CreateUpDownCounter<long>(
             "relay.documents", "{document}", "Documents at least one connected peer has joined.");
         _pendingConnections = meter.CreateUpDownCounter<long>(
@@ -53,6 +58,37 @@ internal sealed class RelayMetrics
             "relay.protocol_errors", "{message}", "Introduction messages ignored because they were malformed, by reason.");
     }
 
+    /// <summary>
+    /// Records 0 on every up/down counter, every untagged counter, and every counter for each tag value
+    /// the relay can produce, so each series exists (at 0) before its first event. Without it a counter's
+    /// first increase is invisible to <c>rate()</c> and a panel shows "no data" instead of 0. Call after
+    /// metric listeners have started (measurements before that reach no one); calling again adds nothing.
+    /// </summary>
+    public void RecordZeros()
+    {
+        _activePeers.Add(0);
+        _introductions.Add(0);
+        _trackedDocuments.Add(0);
+        _pendingConnections.Add(0);
+        _activePairings.Add(0);
+        _relayedBytes.Add(0);
+        _relayedMessages.Add(0);
+        foreach (var result in PairingResults.All)
+        {
+            _pairings.Add(0, new KeyValuePair<string, object?>(PairingResultTag, result));
+        }
+
+        foreach (var reason in RejectionReasons.All)
+        {
+            _rejectedConnections.Add(0, new KeyValuePair<string, object?>(ErrorTypeTag, reason));
+        }
+
+        foreach (var reason in ProtocolErrorReasons.All)
+        {
+            _protocolErrors.Add(0, new KeyValuePair<string, object?>(ErrorTypeTag, reason));
+        }
+    }
+
     public void PeerConnected() => _activePeers.Add(1);
 
     public void PeerDisconnected() => _activePeers.Add(-1);
@@ -69,8 +105,8 @@ internal sealed class RelayMetrics
     public void ConnectionPendingEnded(string result, TimeSpan waited)
     {
         _pendingConnections.Add(-1);
-        _pairings.Add(1, new KeyValuePair<string, object?>("relay.pairing.result", result));
-        if (ReferenceEquals(result, PairingResults.Paired))
+        _pairings.Add(1, new KeyValuePair<string, object?>(PairingResultTag, result));
+        if (string.Equals(result, PairingResults.Paired, StringComparison.Ordinal))
         {
             _pairingWait.Record(waited.TotalSeconds);
         }
@@ -90,8 +126,8 @@ internal sealed class RelayMetrics
     }
 
     public void Rejected(string reason) =>
-        _rejectedConnections.Add(1, new KeyValuePair<string, object?>("error.type", reason));
+        _rejectedConnections.Add(1, new KeyValuePair<string, object?>(ErrorTypeTag, reason));
 
     public void ProtocolError(string reason) =>
-        _protocolErrors.Add(1, new KeyValuePair<string, object?>("error.type", reason));
+        _protocolErrors.Add(1, new KeyValuePair<string, object?>(ErrorTypeTag, reason));
 }

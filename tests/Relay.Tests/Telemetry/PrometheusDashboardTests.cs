@@ -1,0 +1,261 @@
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Relay.Tests.Infrastructure;
+
+namespace Relay.Tests.Telemetry;
+
+/// <summary>
+/// Keeps the Grafana dashboard honest: a real Prometheus scrapes the real gateway under load, and every
+/// PromQL expression in <c>grafana/dashboards/relay.json</c> (variables substituted as Grafana would)
+/// must return data. Also runs <c>promtool check metrics</c> on the scrape.
+/// </summary>
+public sealed partial class PrometheusDashboardTests
+{
+    /// <summary>What the test substitutes for Grafana's built-in interval variables.</summary>
+    private static readonly Dictionary<string, string> BuiltIns = new(StringComparer.Ordinal)
+    {
+        ["__rate_interval"] = "1m",
+        ["__interval"] = "15s",
+        ["__range"] = "5m",
+    };
+
+    [Fact]
+    public async Task Dashboard_EveryExpression_ReturnsDataFromARealPrometheusScrapingTheGatewayUnderLoad()
+    {
+        PrometheusServer.Locate();
+        var dashboard = Dashboard.Load();
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Relay:Connection:PendingTimeout"] = "00:00:00.300" });
+        await using var load = await Load.StartAsync(gateway);
+        await using var prometheus = await PrometheusServer.StartAsync(gateway.HttpUri);
+
+        // Enough scrapes, all after the load began, for rate() over any window the dashboard uses.
+        await prometheus.UntilAsync(
+            async () => (await prometheus.QueryAsync($"count_over_time(up{{job=\"{PrometheusServer.Job}\"}}[1m]) >= 5 and up == 1")).GetArrayLength() == 1,
+            "Prometheus has scraped the gateway five times");
+
+        var values = new Dictionary<string, string>(BuiltIns, StringComparer.Ordinal);
+        var failures = new List<string>();
+        foreach (var variable in dashboard.QueryVariables)
+        {
+            var query = LabelValuesQuery().Match(variable.Query);
+            Assert.True(query.Success, $"Variable {variable.Name}: '{variable.Query}' is not label_values(selector, label).");
+            var selector = Substitute(query.Groups["selector"].Value, values);
+            var found = await prometheus.LabelValuesAsync(query.Groups["label"].Value, selector);
+            if (found.Length == 0)
+            {
+                failures.Add($"variable ${variable.Name}: label_values({selector}, {query.Groups["label"].Value}) is empty");
+                continue;
+            }
+
+            // As Grafana interpolates into =~ matchers: regex-escaped, several values as an alternation.
+            values[variable.Name] = variable.Multi
+                ? "(" + string.Join('|', found.Select(EscapeForRegexMatcher)) + ")"
+                : EscapeForRegexMatcher(found[0]);
+        }
+
+        foreach (var (panel, expression) in dashboard.Expressions)
+        {
+            var query = Substitute(expression, values);
+            Assert.DoesNotContain("$", query, StringComparison.Ordinal);
+            var result = await prometheus.QueryAsync(query);
+            if (result.GetArrayLength() == 0)
+            {
+                failures.Add($"{panel}: {query}");
+            }
+        }
+
+        Assert.True(dashboard.Expressions.Count >= 20, $"Only {dashboard.Expressions.Count} expressions found in the dashboard.");
+        Assert.True(failures.Count == 0, $"{failures.Count} of {dashboard.Expressions.Count} dashboard expressions returned no data:\n" + string.Join('\n', failures));
+    }
+
+    [Fact]
+    public async Task Scrape_PassesPromtool_WithNoProblemInRelayFamilies()
+    {
+        var promtool = PrometheusServer.Locate("promtool");
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Relay:Connection:PendingTimeout"] = "00:00:00.300" });
+        await using var load = await Load.StartAsync(gateway);
+        var scrape = await Scrape.FromAsync(gateway);
+
+        var start = new ProcessStartInfo(promtool, ["check", "metrics"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.StandardInput.WriteAsync(scrape.Text);
+        process.StandardInput.Close();
+        await process.WaitForExitAsync();
+        var report = (await output) + (await errors);
+
+        // Exit 0 is clean; 3 means lint findings only. Parse errors (1) fail. The built-in .NET meters
+        // draw naming lints (dotnet_assembly_count "should not have _count suffix"); the relay's must not.
+        Assert.True(process.ExitCode is 0 or 3, $"promtool exited {process.ExitCode}:\n{report}");
+        Assert.DoesNotContain("error", report, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("relay_", report, StringComparison.Ordinal);
+        Assert.True(scrape.Samples.Count > 100, "The scrape under load holds relay, HTTP, Kestrel and runtime series.");
+    }
+
+    private static string Substitute(string expression, IReadOnlyDictionary<string, string> values) =>
+        GrafanaVariable().Replace(expression, match =>
+        {
+            var name = match.Groups["braced"].Success ? match.Groups["braced"].Value : match.Groups["plain"].Value;
+            return values.TryGetValue(name, out var value) ? value : match.Value;
+        });
+
+    /// <summary>Regex metacharacters escaped, then backslashes doubled for the PromQL string literal.</summary>
+    private static string EscapeForRegexMatcher(string value) => Regex.Escape(value).Replace("\\", "\\\\", StringComparison.Ordinal);
+
+    [GeneratedRegex(@"\$\{(?<braced>[a-zA-Z_][a-zA-Z0-9_]*)(:[a-z]+)?\}|\$(?<plain>[a-zA-Z_][a-zA-Z0-9_]*)")]
+    private static partial Regex GrafanaVariable();
+
+    [GeneratedRegex(@"^label_values\((?<selector>.+),\s*(?<label>[a-zA-Z_][a-zA-Z0-9_]*)\s*\)$")]
+    private static partial Regex LabelValuesQuery();
+
+    /// <summary>The dashboard's PromQL: every target's <c>expr</c> (rows included) and its query variables.</summary>
+    private sealed record Dashboard(List<(string Panel, string Expression)> Expressions, List<(string Name, string Query, bool Multi)> QueryVariables)
+    {
+        public static Dashboard Load()
+        {
+            var directory = new DirectoryInfo(AppContext.BaseDirectory);
+            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Relay.sln")))
+            {
+                directory = directory.Parent;
+            }
+
+            Assert.NotNull(directory);
+            using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory.FullName, "grafana", "dashboards", "relay.json")));
+            var expressions = new List<(string, string)>();
+            Collect(json.RootElement.GetProperty("panels"), expressions);
+            var variables = json.RootElement.GetProperty("templating").GetProperty("list").EnumerateArray()
+                .Where(v => v.GetProperty("type").GetString() == "query")
+                .Select(v => (v.GetProperty("name").GetString()!, QueryText(v.GetProperty("query")), v.TryGetProperty("multi", out var multi) && multi.GetBoolean()))
+                .ToList();
+            return new Dashboard(expressions, variables);
+        }
+
+        private static void Collect(JsonElement panels, List<(string, string)> expressions)
+        {
+            foreach (var panel in panels.EnumerateArray())
+            {
+                if (panel.TryGetProperty("targets", out var targets))
+                {
+                    foreach (var target in targets.EnumerateArray())
+                    {
+                        if (target.TryGetProperty("expr", out var expr))
+                        {
+                            expressions.Add((panel.GetProperty("title").GetString()!, expr.GetString()!));
+                        }
+                    }
+                }
+
+                if (panel.TryGetProperty("panels", out var nested))
+                {
+                    Collect(nested, expressions);
+                }
+            }
+        }
+
+        private static string QueryText(JsonElement query) =>
+            query.ValueKind == JsonValueKind.String ? query.GetString()! : query.GetProperty("query").GetString()!;
+    }
+
+    /// <summary>
+    /// Traffic of every kind the dashboard shows: introduction peers sharing documents, piped pairs with
+    /// held and live frames, a completed and an expired wait, refusals, malformed messages. Some peers and
+    /// one pairing stay connected (and keep sending) until disposed, so the gauges are not all zero.
+    /// </summary>
+    private sealed class Load : IAsyncDisposable
+    {
+        private readonly List<ClientWebSocket> _open = [];
+        private readonly CancellationTokenSource _stop = new();
+        private Task _chatter = Task.CompletedTask;
+
+        public static async Task<Load> StartAsync(TestGateway gateway)
+        {
+            var load = new Load();
+            for (var i = 0; i < 4; i++)
+            {
+                var peer = await gateway.ConnectAsync($"/introduction/peer{i}");
+                await peer.SendBinaryAsync(MsgPack.Join("shared", $"own-{i}"));
+                load._open.Add(peer);
+            }
+
+            // The last peer is introduced to each of the three others, whatever order the Joins land in.
+            await load._open[0].SendBinaryAsync([0xc1]);
+            for (var i = 0; i < 3; i++)
+            {
+                await load._open[3].ReceiveMessageAsync();
+            }
+
+            for (var i = 0; i < 3; i++)
+            {
+                using var a = await gateway.ConnectAsync($"/connection/a{i}/b{i}/doc");
+                await a.SendBinaryAsync(new byte[100 * (i + 1)]);
+                using var b = await gateway.ConnectAsync($"/connection/b{i}/a{i}/doc");
+                await b.ReceiveMessageAsync();
+                await b.SendTextAsync("hello");
+                await a.ReceiveMessageAsync();
+                var closing = a.CloseQuietlyAsync();
+                await b.ReceiveCloseAsync();
+                await b.CloseQuietlyAsync();
+                await closing;
+            }
+
+            using (var expires = await gateway.ConnectAsync("/connection/lonely/nobody/doc"))
+            {
+                await expires.ReceiveCloseAsync();
+                await expires.CloseQuietlyAsync();
+            }
+
+            using (await gateway.Http.GetAsync("/introduction/not-a-socket"))
+            {
+            }
+
+            await Assert.ThrowsAsync<WebSocketException>(() => gateway.ConnectAsync($"/introduction/{new string('x', 300)}"));
+
+            var left = await gateway.ConnectAsync("/connection/left/right/live");
+            var right = await gateway.ConnectAsync("/connection/right/left/live");
+            load._open.Add(left);
+            load._open.Add(right);
+            load._chatter = load.ChatterAsync(left, right);
+            return load;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            await _chatter;
+            foreach (var socket in _open)
+            {
+                socket.Abort();
+                socket.Dispose();
+            }
+
+            _stop.Dispose();
+        }
+
+        /// <summary>A message each way every 100 ms, so rates over the scrape window are not zero.</summary>
+        private async Task ChatterAsync(WebSocket left, WebSocket right)
+        {
+            using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+            try
+            {
+                while (await tick.WaitForNextTickAsync(_stop.Token))
+                {
+                    await left.SendBinaryAsync(new byte[512]);
+                    await right.ReceiveMessageAsync(_stop.Token);
+                    await right.SendTextAsync("ack");
+                    await left.ReceiveMessageAsync(_stop.Token);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+}
