@@ -17,7 +17,15 @@ internal ref struct MessagePackReader(ReadOnlySpan<byte> buffer)
 
     private readonly int Remaining => _buffer.Length - _position;
 
-    public bool TryReadMapHeader(out int count)
+    /// <summary>Reads a map header; each entry must have room for at least a key and a value byte.</summary>
+    public bool TryReadMapHeader(out int count) =>
+        TryReadContainerHeader(MessagePackCode.MinFixMap, MessagePackCode.Map16, MessagePackCode.Map32, bytesPerItem: 2, out count);
+
+    /// <summary>Reads an array header; each element must have room for at least one byte.</summary>
+    public bool TryReadArrayHeader(out int count) =>
+        TryReadContainerHeader(MessagePackCode.MinFixArray, MessagePackCode.Array16, MessagePackCode.Array32, bytesPerItem: 1, out count);
+
+    private bool TryReadContainerHeader(byte fixCode, byte code16, byte code32, int bytesPerItem, out int count)
     {
         count = 0;
         if (End)
@@ -28,84 +36,37 @@ internal ref struct MessagePackReader(ReadOnlySpan<byte> buffer)
         var code = _buffer[_position];
         int headerLength;
         uint length;
-        switch (code)
+        if ((code & 0xf0) == fixCode)
         {
-            case >= MessagePackCode.MinFixMap and <= MessagePackCode.MaxFixMap:
-                headerLength = 1;
-                length = (uint)(code & 0x0f);
-                break;
-            case MessagePackCode.Map16:
-                if (!TryPeekUInt16(out var length16))
-                {
-                    return false;
-                }
-
-                headerLength = 3;
-                length = length16;
-                break;
-            case MessagePackCode.Map32:
-                if (!TryPeekUInt32(out length))
-                {
-                    return false;
-                }
-
-                headerLength = 5;
-                break;
-            default:
-                return false;
+            headerLength = 1;
+            length = (uint)(code & 0x0f);
         }
+        else if (code == code16)
+        {
+            if (!TryPeekUInt16(out var length16))
+            {
+                return false;
+            }
 
-        // Each entry needs at least two bytes (a key and a value); a larger claim is a lie.
-        if (length > (uint)(Remaining - headerLength) / 2)
+            headerLength = 3;
+            length = length16;
+        }
+        else if (code == code32)
+        {
+            if (!TryPeekUInt32(out length))
+            {
+                return false;
+            }
+
+            headerLength = 5;
+        }
+        else
         {
             return false;
         }
 
-        _position += headerLength;
-        count = (int)length;
-        return true;
-    }
-
-    public bool TryReadArrayHeader(out int count)
-    {
-        count = 0;
-        if (End)
-        {
-            return false;
-        }
-
-        var code = _buffer[_position];
-        int headerLength;
-        uint length;
-        switch (code)
-        {
-            case >= MessagePackCode.MinFixArray and <= MessagePackCode.MaxFixArray:
-                headerLength = 1;
-                length = (uint)(code & 0x0f);
-                break;
-            case MessagePackCode.Array16:
-                if (!TryPeekUInt16(out var length16))
-                {
-                    return false;
-                }
-
-                headerLength = 3;
-                length = length16;
-                break;
-            case MessagePackCode.Array32:
-                if (!TryPeekUInt32(out length))
-                {
-                    return false;
-                }
-
-                headerLength = 5;
-                break;
-            default:
-                return false;
-        }
-
-        // Each element needs at least one byte.
-        if (length > (uint)(Remaining - headerLength))
+        // A claim of more items than the remaining bytes could hold is a lie.
+        if (length > (uint)(Remaining - headerLength) / (uint)bytesPerItem)
         {
             return false;
         }

@@ -96,33 +96,14 @@ public sealed class ConnectionLimitTests
         using var recorder = new MetricRecorder(gateway.Services);
         using var writer = await gateway.ConnectAsync("/connection/writer/reader/doc");
         using var reader = await gateway.ConnectAsync("/connection/reader/writer/doc");
-        var chunk = new byte[64 * 1024];
-        long sent = 0;
 
-        // The reader never reads. The writer pushes until the relay ends the pairing; TCP slows it
-        // down long before, so what it manages to send is bounded by socket and pipe buffers.
-        var closed = writer.ReceiveCloseAsync();
-        var writing = Task.Run(async () =>
-        {
-            try
-            {
-                while (!closed.IsCompleted)
-                {
-                    await writer.SendBinaryAsync(chunk);
-                    sent += chunk.Length;
-                }
-            }
-            catch (WebSocketException)
-            {
-            }
-        });
-
-        var (status, description) = await closed;
-        await writing;
+        // The reader never reads; the writer pushes until the relay ends the pairing.
+        var flood = new StalledPipeWriter(writer);
+        var (status, description) = await flood.CompletionAsync();
 
         Assert.Equal(4408, (int?)status);
         Assert.Equal("Partner stopped reading", description);
-        Assert.True(sent < 64L * 1024 * 1024, $"the writer pushed {sent} bytes into a stalled pipe");
+        Assert.True(flood.Sent < 64L * 1024 * 1024, $"the writer pushed {flood.Sent} bytes into a stalled pipe");
         Assert.Equal(1, recorder.Sum("relay.rejected_connections", "error.type", "stalled_reader"));
         await writer.CloseQuietlyAsync();
         await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot().ActivePairings == 0, "the pairing is over");

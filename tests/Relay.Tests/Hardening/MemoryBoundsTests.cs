@@ -61,37 +61,21 @@ public sealed class MemoryBoundsTests
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Relay:Connection:StallTimeout"] = "00:00:02" });
         using var writer = await gateway.ConnectAsync("/connection/writer/reader/doc");
         using var reader = await gateway.ConnectAsync("/connection/reader/writer/doc");
-        var chunk = new byte[64 * 1024];
         var baseline = GC.GetTotalMemory(forceFullCollection: true);
         long peak = 0;
-
-        var closed = writer.ReceiveCloseAsync();
-        var writing = Task.Run(async () =>
-        {
-            try
-            {
-                while (!closed.IsCompleted)
-                {
-                    await writer.SendBinaryAsync(chunk);
-                }
-            }
-            catch (WebSocketException)
-            {
-            }
-        });
+        var flood = new StalledPipeWriter(writer);
 
         // Sample the heap until the relay gives up on the reader. Samples include garbage not yet
         // collected, so this overstates what the relay keeps.
         using (var sampling = new PeriodicTimer(TimeSpan.FromMilliseconds(10)))
         {
-            while (!closed.IsCompleted && await sampling.WaitForNextTickAsync())
+            while (!flood.Closed.IsCompleted && await sampling.WaitForNextTickAsync())
             {
                 peak = Math.Max(peak, GC.GetTotalMemory(forceFullCollection: false) - baseline);
             }
         }
 
-        var (status, _) = await closed;
-        await writing;
+        var (status, _) = await flood.CompletionAsync();
         Assert.Equal(4408, (int?)status);
         Assert.True(peak < 32L * MiB, $"a stalled reader grew managed memory by {peak / MiB} MiB");
         await writer.CloseQuietlyAsync();
