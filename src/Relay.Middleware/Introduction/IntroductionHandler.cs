@@ -55,7 +55,6 @@ internal sealed partial class IntroductionHandler(
             replaced.RequestClose((WebSocketCloseStatus)RelayCloseCodes.Replaced, "Replaced by a newer session for this peer id");
         }
 
-        var sendLoop = session.RunSendLoopAsync();
         try
         {
             await ReceiveLoopAsync(session).ConfigureAwait(false);
@@ -74,7 +73,7 @@ internal sealed partial class IntroductionHandler(
         {
             registry.Unregister(session);
             session.RequestClose(socket.CloseStatus ?? WebSocketCloseStatus.Empty, socket.CloseStatusDescription);
-            await sendLoop.ConfigureAwait(false);
+            await session.CloseSent.ConfigureAwait(false);
             sessions.Remove(session);
             metrics.PeerDisconnected();
             Log.PeerDisconnected(logger, session.PeerId, socket.CloseStatus);
@@ -85,8 +84,9 @@ internal sealed partial class IntroductionHandler(
     private async Task ReceiveLoopAsync(PeerSession session)
     {
         var socket = session.Socket;
-        var request = new IntroductionRequest();
-        var introductions = new Dictionary<PeerSession, List<string>>();
+
+        // Made at the first message, so a peer that only connects costs nothing here.
+        MessageScratch? scratch = null;
         while (true)
         {
             // Wait for the next frame without holding a buffer: an idle peer costs no receive memory.
@@ -99,7 +99,7 @@ internal sealed partial class IntroductionHandler(
             session.Touch();
             if (first.EndOfMessage)
             {
-                HandleMessage(session, [], first.MessageType, request, introductions);
+                HandleMessage(session, [], first.MessageType, scratch ??= new MessageScratch());
                 continue;
             }
 
@@ -137,7 +137,7 @@ internal sealed partial class IntroductionHandler(
                     }
                 }
 
-                HandleMessage(session, buffer.AsSpan(0, length), first.MessageType, request, introductions);
+                HandleMessage(session, buffer.AsSpan(0, length), first.MessageType, scratch ??= new MessageScratch());
             }
             finally
             {
@@ -150,9 +150,9 @@ internal sealed partial class IntroductionHandler(
         PeerSession session,
         ReadOnlySpan<byte> message,
         WebSocketMessageType type,
-        IntroductionRequest request,
-        Dictionary<PeerSession, List<string>> introductions)
+        MessageScratch scratch)
     {
+        var (request, introductions) = (scratch.Request, scratch.Introductions);
         if (session.IsClosing)
         {
             return;
@@ -254,6 +254,14 @@ internal sealed partial class IntroductionHandler(
         while ((await socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None).ConfigureAwait(false)).MessageType != WebSocketMessageType.Close)
         {
         }
+    }
+
+    /// <summary>What one session reuses from message to message.</summary>
+    private sealed class MessageScratch
+    {
+        public IntroductionRequest Request { get; } = new();
+
+        public Dictionary<PeerSession, List<string>> Introductions { get; } = [];
     }
 
     private static partial class Log

@@ -1,5 +1,4 @@
 using System.Net.WebSockets;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Relay.Lifetime;
 using Relay.Protocol;
@@ -9,25 +8,30 @@ namespace Relay.Introduction;
 
 /// <summary>
 /// One peer's introduction socket. Introductions for it come from other peers' Joins on other threads,
-/// so they go through a queue drained by a single send loop, which also sends the close frame: only
-/// that loop ever sends on the socket.
+/// so they are queued and sent by a single pump, which also sends the close frame: only the pump ever
+/// sends on the socket. The queue and the pump exist only while there is something to send, so an idle
+/// peer costs no buffers and no suspended task.
 /// </summary>
 internal sealed partial class PeerSession : IRelaySession
 {
-    private readonly Channel<OutboundMessage> _outbound =
-        Channel.CreateUnbounded<OutboundMessage>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Lock _gate = new();
     private readonly RelaySessions _sessions;
     private readonly RelayMetrics _metrics;
     private readonly ILogger _logger;
     private readonly int _maxQueuedBytes;
     private readonly TimeSpan _idleTimeout;
     private readonly TimeSpan _closeTimeout;
-    private int _queuedBytes;
     private long _idleDeadline;
     private long _closeDeadline = long.MaxValue;
-    private int _closeRequested;
+
+    // Guarded by _gate.
+    private Queue<OutboundMessage>? _queue;
+    private int _queuedBytes;
+    private bool _pumping;
+    private bool _closeRequested;
     private WebSocketCloseStatus _closeStatus;
     private string? _closeReason;
+    private TaskCompletionSource? _closeSent;
 
     public PeerSession(string peerId, WebSocket socket, RelaySessions sessions, RelayOptions options, RelayMetrics metrics, ILogger logger)
     {
@@ -49,42 +53,62 @@ internal sealed partial class PeerSession : IRelaySession
     /// <summary>Documents this peer has joined. Guarded by the <see cref="PeerRegistry"/> lock.</summary>
     public HashSet<string>? Documents { get; set; }
 
-    /// <summary>True when the peer's last message was a JSON text frame (the cevitxe dialect).</summary>
+    /// <summary>True when the peer's last well-formed message was a JSON text frame (the cevitxe dialect).</summary>
     public bool SpeaksJson { get; set; }
 
-    public bool IsClosing => Volatile.Read(ref _closeRequested) != 0;
+    public bool IsClosing
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _closeRequested;
+            }
+        }
+    }
 
-    /// <summary>The close code the relay chose, when it was the relay that closed.</summary>
-    public WebSocketCloseStatus? RelayCloseStatus => IsClosing ? _closeStatus : null;
-
-    /// <summary>Encodes an introduction in this peer's dialect and queues it.</summary>
+    /// <summary>Encodes an introduction in this peer's dialect and queues it; false if the peer is closing or over its backlog.</summary>
     public bool TryIntroduce(string otherPeerId, List<string> documentIds)
     {
-        if (IsClosing)
-        {
-            return false;
-        }
-
         var message = SpeaksJson
             ? JsonIntroductionCodec.WriteIntroduction(otherPeerId, documentIds)
             : MessagePackIntroductionCodec.WriteIntroduction(otherPeerId, documentIds);
 
-        // The cap is on the backlog: one message always fits, however large, so a peer that reads is
-        // never closed for the size of a single introduction.
-        var queued = Interlocked.Add(ref _queuedBytes, message.Length);
-        if (queued > _maxQueuedBytes && queued != message.Length)
+        bool startPump;
+        lock (_gate)
         {
-            Interlocked.Add(ref _queuedBytes, -message.Length);
-            message.Release();
+            if (_closeRequested)
+            {
+                message.Release();
+                return false;
+            }
+
+            // The cap is on the backlog: one message always fits, however large, so a peer that reads
+            // is never closed for the size of a single introduction.
+            if (_queuedBytes > 0 && _queuedBytes + message.Length > _maxQueuedBytes)
+            {
+                message.Release();
+                startPump = false;
+            }
+            else
+            {
+                (_queue ??= new Queue<OutboundMessage>(4)).Enqueue(message);
+                _queuedBytes += message.Length;
+                startPump = !_pumping;
+                _pumping = true;
+                message = default;
+            }
+        }
+
+        if (message.Length > 0)
+        {
             CloseByRelay(RelayCloseCodes.OverLimit, RejectionReasons.QueueFull, "Too many introductions waiting; read faster");
             return false;
         }
 
-        if (!_outbound.Writer.TryWrite(message))
+        if (startPump)
         {
-            Interlocked.Add(ref _queuedBytes, -message.Length);
-            message.Release();
-            return false;
+            _ = PumpAsync();
         }
 
         return true;
@@ -94,66 +118,167 @@ internal sealed partial class PeerSession : IRelaySession
     public void Touch() => Volatile.Write(ref _idleDeadline, _sessions.DeadlineAfter(_idleTimeout));
 
     /// <summary>
-    /// Starts the close handshake with <paramref name="status"/>: the send loop sends the close frame
-    /// after whatever it is sending now; unsent introductions are dropped. Only the first call counts.
+    /// Starts the close handshake with <paramref name="status"/>: the pump sends the close frame after
+    /// whatever it is sending now; unsent introductions are dropped. Only the first call counts.
     /// </summary>
     public bool RequestClose(WebSocketCloseStatus status, string? reason)
     {
-        if (Interlocked.Exchange(ref _closeRequested, 1) != 0)
+        bool startPump;
+        lock (_gate)
         {
-            return false;
+            if (_closeRequested)
+            {
+                return false;
+            }
+
+            _closeRequested = true;
+            _closeStatus = status;
+            _closeReason = reason;
+            _closeSent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            startPump = !_pumping;
+            _pumping = true;
         }
 
-        _closeStatus = status;
-        _closeReason = reason;
         Volatile.Write(ref _closeDeadline, _sessions.DeadlineAfter(_closeTimeout));
-        _outbound.Writer.TryComplete();
+        if (startPump)
+        {
+            _ = PumpAsync();
+        }
+
         return true;
     }
 
-    public async Task RunSendLoopAsync()
+    /// <summary>Completes once the close frame has been sent (or could not be). Call after <see cref="RequestClose"/>.</summary>
+    public Task CloseSent
     {
-        var reader = _outbound.Reader;
+        get
+        {
+            lock (_gate)
+            {
+                return _closeSent?.Task ?? throw new InvalidOperationException("No close was requested.");
+            }
+        }
+    }
+
+    /// <summary>Closes the peer because a limit was reached: counted, logged, and the close code sent.</summary>
+    public void CloseByRelay(int code, string reason, string description)
+    {
+        if (RequestClose((WebSocketCloseStatus)code, description))
+        {
+            _metrics.Rejected(reason);
+            Log.ClosedByRelay(_logger, PeerId, code, reason);
+        }
+    }
+
+    /// <summary>
+    /// Sends queued introductions, then the close frame once one is requested, and stops when there is
+    /// nothing left. Runs detached, so it must never fault: a failed send aborts the socket, which ends
+    /// the receive loop and with it the session.
+    /// </summary>
+    private async Task PumpAsync()
+    {
         try
         {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            while (await SendNextAsync().ConfigureAwait(false))
             {
-                while (reader.TryRead(out var message))
-                {
-                    try
-                    {
-                        if (!IsClosing)
-                        {
-                            await Socket.SendAsync(message.Payload, message.Type, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
-                        }
-                    }
-                    finally
-                    {
-                        Interlocked.Add(ref _queuedBytes, -message.Length);
-                        message.Release();
-                    }
-                }
+            }
+        }
+        catch (Exception ex)
+        {
+            // Leave no pump marked as running and no close unanswered: a later RequestClose starts a
+            // new pump, which finds the socket aborted and completes at once.
+            Log.SendFailed(_logger, PeerId, ex);
+            Socket.Abort();
+            TaskCompletionSource? closeSent;
+            lock (_gate)
+            {
+                DropQueued();
+                _pumping = false;
+                closeSent = _closeSent;
             }
 
+            closeSent?.TrySetResult();
+        }
+    }
+
+    /// <summary>Sends one queued message; false when the pump should stop (queue empty, or the close frame sent).</summary>
+    private async Task<bool> SendNextAsync()
+    {
+        OutboundMessage message;
+        lock (_gate)
+        {
+            if (_closeRequested)
+            {
+                DropQueued();
+                message = default;
+            }
+            else if (_queue is { Count: > 0 })
+            {
+                message = _queue.Dequeue();
+            }
+            else
+            {
+                _pumping = false;
+                return false;
+            }
+        }
+
+        if (message.Length == 0)
+        {
+            // The pump stays marked as running after the close frame, so no other one starts.
+            await SendCloseAsync().ConfigureAwait(false);
+            return false;
+        }
+
+        try
+        {
+            await Socket.SendAsync(message.Payload, message.Type, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _queuedBytes -= message.Length;
+            }
+
+            message.Release();
+        }
+
+        return true;
+    }
+
+    private async Task SendCloseAsync()
+    {
+        try
+        {
             if (Socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
                 await Socket.CloseOutputAsync(_closeStatus, _closeStatus == WebSocketCloseStatus.Empty ? null : _closeReason, CancellationToken.None)
                     .ConfigureAwait(false);
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        catch (Exception ex) when (IsSocketFailure(ex))
         {
-            // The peer is gone; the receive loop sees the same and ends the session.
             Socket.Abort();
         }
         finally
         {
-            while (reader.TryRead(out var message))
-            {
-                message.Release();
-            }
+            _closeSent!.TrySetResult();
         }
     }
+
+    private void DropQueued()
+    {
+        while (_queue is { Count: > 0 })
+        {
+            var message = _queue.Dequeue();
+            _queuedBytes -= message.Length;
+            message.Release();
+        }
+    }
+
+    private static bool IsSocketFailure(Exception ex) =>
+        ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException;
 
     public void OnTick(long now)
     {
@@ -168,22 +293,15 @@ internal sealed partial class PeerSession : IRelaySession
         }
     }
 
-    /// <summary>Closes the peer because a limit was reached: counted, logged, and the close code sent.</summary>
-    public void CloseByRelay(int code, string reason, string description)
-    {
-        if (RequestClose((WebSocketCloseStatus)code, description))
-        {
-            _metrics.Rejected(reason);
-            Log.ClosedByRelay(_logger, PeerId, code, reason);
-        }
-    }
-
     public void CloseForShutdown() => RequestClose(WebSocketCloseStatus.EndpointUnavailable, "Server shutting down");
 
     public void Abort() => Socket.Abort();
 
     private static partial class Log
     {
+        [LoggerMessage(RelayEventIds.PeerSocketFailed, LogLevel.Debug, "Sending to peer {PeerId} failed.")]
+        public static partial void SendFailed(ILogger logger, string peerId, Exception exception);
+
         [LoggerMessage(RelayEventIds.PeerClosedByRelay, LogLevel.Information, "Closing peer {PeerId} with {CloseCode}: {Reason}.")]
         public static partial void ClosedByRelay(ILogger logger, string peerId, int closeCode, string reason);
     }
