@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using Relay.Bench.Load;
+using Relay.Bench.Report;
+using Relay.Bench.Servers;
+
+namespace Relay.Bench.Scenarios;
+
+/// <summary>
+/// Scenario 5, relay latency: 16 pipes, each direction sending 1 KiB messages at a fixed moderate rate.
+/// One-hop latency = receive time - the send timestamp in the message (one clock: both ends are in this
+/// process). The first second is warm-up; p50 and p99 over every later message of every direction.
+/// </summary>
+internal sealed class LatencyScenario(BenchContext context)
+{
+    public const string Name = BenchConfig.Latency;
+    private const int Pairs = 16;
+    private const int MessageSize = 1024;
+
+    private static readonly string[] AllTargets = [Target.Relay, Target.Reference, Target.Floor];
+
+    public string Case => $"{Pairs} pairs x 1 KiB, {context.Config.LatencyRate} msg/s each way";
+
+    public async Task RunAsync()
+    {
+        for (var rep = 0; rep < context.Config.Repetitions; rep++)
+        {
+            foreach (var target in context.Order(AllTargets, rep))
+            {
+                await RunOnceAsync(target, rep).ConfigureAwait(false);
+                await BenchContext.SettleAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task RunOnceAsync(string targetName, int rep)
+    {
+        var label = $"{Name} {targetName} #{rep + 1}";
+        Console.Error.WriteLine($"  {label}");
+        var ends = new List<(IPipeEnd A, IPipeEnd B)>();
+        Target? target = null;
+        try
+        {
+            target = await Pipes.OpenAsync(context, targetName, Pairs, MessageSize, label, ends).ConfigureAwait(false);
+            var rate = context.Config.LatencyRate;
+            var warmup = rate;
+            var total = warmup + (long)(rate * context.Config.LatencyDuration.TotalSeconds);
+            var streams = new List<RateStream>();
+            for (var p = 0; p < ends.Count; p++)
+            {
+                streams.Add(new RateStream(2 * p, ends[p].A, ends[p].B, rate, warmup, total));
+                streams.Add(new RateStream(2 * p + 1, ends[p].B, ends[p].A, rate, warmup, total));
+            }
+
+            using var deadline = BenchContext.Deadline(context.Config.LatencyDuration + TimeSpan.FromSeconds(60));
+            var cpu0 = target.CpuSeconds();
+            var start = Stopwatch.GetTimestamp();
+            var running = streams.Select(s => s.RunAsync(start, deadline.Token)).ToList();
+            await PipeScenario.WhenAllOrFirstFailure(running, running).ConfigureAwait(false);
+            var cpu = target.CpuSeconds() - cpu0;
+            var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+
+            var all = streams.SelectMany(s => s.Latencies).ToArray();
+            Array.Sort(all);
+            double Ms(double ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+            context.Results.Add(new Sample(Name, Case, targetName, rep, new Dictionary<string, double>
+            {
+                ["p50_ms"] = Ms(Statistics.Percentile(all, all.Length, 0.50)),
+                ["p99_ms"] = Ms(Statistics.Percentile(all, all.Length, 0.99)),
+                ["max_ms"] = Ms(all.Length == 0 ? double.NaN : all[^1]),
+                ["messages"] = all.Length,
+                ["server_cpu_pct"] = cpu / seconds * 100,
+            }));
+        }
+        catch (BenchFailure ex)
+        {
+            context.Results.AddFailure($"{label}: {ex.Message}");
+        }
+        finally
+        {
+            foreach (var (a, b) in ends)
+            {
+                a.Dispose();
+                b.Dispose();
+            }
+
+            if (target is not null)
+            {
+                await target.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>One direction at a fixed rate, each message stamped just before it is sent.</summary>
+    private sealed class RateStream(int id, IPipeEnd from, IPipeEnd to, int rate, long warmup, long total)
+    {
+        private readonly StreamVerifier _verifier = new(id, MessageSize);
+
+        public List<long> Latencies { get; } = new((int)(total - warmup));
+
+        public async Task RunAsync(long start, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await Task.WhenAll(SendAsync(start, cancellationToken), ReceiveAsync(cancellationToken)).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new BenchFailure($"stream {id}: timed out after {_verifier.Messages} of {total} messages");
+            }
+            catch (Exception ex) when (ex is System.Net.WebSockets.WebSocketException or IOException or System.Net.Sockets.SocketException)
+            {
+                throw new BenchFailure($"stream {id}: socket failed after {_verifier.Messages} of {total} messages: {ex.Message}");
+            }
+        }
+
+        private async Task SendAsync(long start, CancellationToken cancellationToken)
+        {
+            var message = Payload.NewMessage(MessageSize);
+            // Streams start spread over one interval, so the 32 senders do not all fire on the same tick.
+            var interval = Stopwatch.Frequency / (double)rate;
+            var offset = interval * id / 32.0;
+            for (long sequence = 0; sequence < total; sequence++)
+            {
+                var due = start + (long)(offset + sequence * interval);
+                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+                }
+
+                Payload.Stamp(message, sequence, id);
+                await from.SendAsync(message, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private async Task ReceiveAsync(CancellationToken cancellationToken)
+        {
+            var buffer = new byte[MessageSize + 1];
+            for (long sequence = 0; sequence < total; sequence++)
+            {
+                var length = await to.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
+                if (length < 0)
+                {
+                    throw new BenchFailure($"stream {id}: closed by the relay after {sequence} of {total} messages");
+                }
+
+                var latency = _verifier.Verify(buffer.AsSpan(0, length), Stopwatch.GetTimestamp());
+                if (_verifier.Error is { } error)
+                {
+                    throw new BenchFailure(error);
+                }
+
+                if (sequence >= warmup)
+                {
+                    Latencies.Add(latency);
+                }
+            }
+        }
+    }
+}

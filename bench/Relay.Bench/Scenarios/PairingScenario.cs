@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Net.WebSockets;
+using Relay.Bench.Load;
+using Relay.Bench.Report;
+using Relay.Bench.Servers;
+
+namespace Relay.Bench.Scenarios;
+
+/// <summary>
+/// Scenario 4, pairing rate: W workers each complete pairings one after another. One pairing = half A
+/// connects to <c>/connection/a/b/doc</c>, half B to <c>/connection/b/a/doc</c>, B sends one message and
+/// A receives it, verified; then both sockets are dropped. Pairings per second over the measured ones.
+/// </summary>
+internal sealed class PairingScenario(BenchContext context)
+{
+    public const string Name = BenchConfig.Pairing;
+    private const int MessageSize = 64;
+
+    private static readonly string[] AllTargets = [Target.Relay, Target.Reference];
+
+    public string Case => $"{context.Config.Pairings:N0} pairings, {context.Config.PairingConcurrency} at a time";
+
+    public async Task RunAsync()
+    {
+        for (var rep = 0; rep < context.Config.Repetitions; rep++)
+        {
+            foreach (var target in context.Order(AllTargets, rep))
+            {
+                await RunOnceAsync(target, rep).ConfigureAwait(false);
+                await BenchContext.SettleAsync(1).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task RunOnceAsync(string targetName, int rep)
+    {
+        var label = $"{Name} {targetName} #{rep + 1}";
+        Console.Error.WriteLine($"  {label}");
+        await using var server = await context.StartServerAsync(targetName, label).ConfigureAwait(false);
+        try
+        {
+            using var deadline = BenchContext.Deadline(TimeSpan.FromSeconds(120));
+            await RunPairingsAsync(server, "w", context.Config.Pairings / 10, null, deadline.Token).ConfigureAwait(false);
+
+            var latencies = new long[context.Config.Pairings];
+            var cpu0 = server.CpuSeconds();
+            var self0 = ProcFs.SelfCpuSeconds();
+            var start = Stopwatch.GetTimestamp();
+            await RunPairingsAsync(server, "m", context.Config.Pairings, latencies, deadline.Token).ConfigureAwait(false);
+            var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            var cpu = server.CpuSeconds() - cpu0;
+            var self = ProcFs.SelfCpuSeconds() - self0;
+            Array.Sort(latencies);
+            context.Results.Add(new Sample(Name, Case, targetName, rep, new Dictionary<string, double>
+            {
+                ["pairings_per_s"] = context.Config.Pairings / seconds,
+                ["server_cpu_us_per_pairing"] = cpu * 1e6 / context.Config.Pairings,
+                ["pairing_p50_ms"] = Statistics.Percentile(latencies, latencies.Length, 0.50) * 1000.0 / Stopwatch.Frequency,
+                ["pairing_p99_ms"] = Statistics.Percentile(latencies, latencies.Length, 0.99) * 1000.0 / Stopwatch.Frequency,
+                ["loadgen_cpu_s"] = self,
+            }));
+        }
+        catch (OperationCanceledException)
+        {
+            context.Results.AddFailure($"{label}: timed out");
+        }
+        catch (BenchFailure ex)
+        {
+            context.Results.AddFailure($"{label}: {ex.Message}");
+        }
+    }
+
+    private async Task RunPairingsAsync(WebSocketServer server, string prefix, int count, long[]? latencies, CancellationToken cancellationToken)
+    {
+        var next = -1;
+        var workers = new List<Task>();
+        for (var w = 0; w < context.Config.PairingConcurrency; w++)
+        {
+            workers.Add(Task.Run(async () =>
+            {
+                var message = Payload.NewMessage(MessageSize);
+                var buffer = new byte[MessageSize + 1];
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < count)
+                {
+                    var elapsed = await PairOnceAsync(server, $"{prefix}{i}", message, buffer, cancellationToken).ConfigureAwait(false);
+                    if (latencies is not null)
+                    {
+                        latencies[i] = elapsed;
+                    }
+                }
+            }, cancellationToken));
+        }
+
+        await Task.WhenAll(workers).ConfigureAwait(false);
+    }
+
+    /// <summary>One complete pairing; returns how long it took, from A's connect to the first message at A.</summary>
+    private async Task<long> PairOnceAsync(WebSocketServer server, string id, byte[] message, byte[] buffer, CancellationToken cancellationToken)
+    {
+        var start = Stopwatch.GetTimestamp();
+        WebSocketPipeEnd? a = null, b = null;
+        try
+        {
+            a = new WebSocketPipeEnd(await context.Dialer.ConnectWebSocketAsync(new Uri(server.WebSocketBase, $"/connection/{id}a/{id}b/{id}d"), cancellationToken).ConfigureAwait(false));
+            b = new WebSocketPipeEnd(await context.Dialer.ConnectWebSocketAsync(new Uri(server.WebSocketBase, $"/connection/{id}b/{id}a/{id}d"), cancellationToken).ConfigureAwait(false));
+            Payload.Stamp(message, 0, 0);
+            await b.SendAsync(message, cancellationToken).ConfigureAwait(false);
+            var length = await a.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
+            var verifier = new StreamVerifier(0, MessageSize);
+            if (length < 0)
+            {
+                throw new BenchFailure($"pairing {id}: A was closed before the first message arrived");
+            }
+
+            verifier.Verify(buffer.AsSpan(0, length), Stopwatch.GetTimestamp());
+            if (verifier.Error is { } error)
+            {
+                throw new BenchFailure($"pairing {id}: {error}");
+            }
+
+            return Stopwatch.GetTimestamp() - start;
+        }
+        catch (Exception ex) when (ex is WebSocketException or HttpRequestException or IOException)
+        {
+            throw new BenchFailure($"pairing {id}: {ex.Message}");
+        }
+        finally
+        {
+            a?.Dispose();
+            b?.Dispose();
+        }
+    }
+}

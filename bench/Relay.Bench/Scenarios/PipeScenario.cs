@@ -1,0 +1,238 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Relay.Bench.Load;
+using Relay.Bench.Report;
+using Relay.Bench.Servers;
+
+namespace Relay.Bench.Scenarios;
+
+/// <summary>
+/// Scenario 1, pipe throughput: P pairs piped together, each direction streaming fixed-size messages.
+/// A warm-up tenth first; then the measured phase, whose server CPU seconds per GB relayed is the cost.
+/// Each direction keeps at most a window of bytes in flight (the receiver is in this same process, so no
+/// acknowledgements cross the wire): the reference server does not push back on a fast sender, and a
+/// bounded window keeps every target's buffering equal.
+/// </summary>
+internal sealed class PipeScenario(BenchContext context)
+{
+    public const string Name = BenchConfig.Pipe;
+
+    private static readonly string[] AllTargets = [Target.Relay, Target.Reference, Target.Floor];
+
+    public sealed record Case(string Label, int Pairs, int MessageSize, long BytesPerDirection, int WindowMessages);
+
+    public IReadOnlyList<Case> Cases =>
+    [
+        new("16 pairs x 1 KiB", 16, 1024, context.Config.PipeBytesPerDirection1K, 256),
+        new("4 pairs x 64 KiB", 4, 64 * 1024, context.Config.PipeBytesPerDirection64K, 16),
+    ];
+
+    public async Task RunAsync()
+    {
+        foreach (var c in Cases)
+        {
+            for (var rep = 0; rep < context.Config.Repetitions; rep++)
+            {
+                foreach (var target in context.Order(AllTargets, rep))
+                {
+                    await RunOnceAsync(c, target, rep).ConfigureAwait(false);
+                    await BenchContext.SettleAsync().ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    private async Task RunOnceAsync(Case c, string targetName, int rep)
+    {
+        var label = $"{Name} {c.Label} {targetName} #{rep + 1}";
+        Console.Error.WriteLine($"  {label}");
+        var ends = new List<(IPipeEnd A, IPipeEnd B)>();
+        Target? target = null;
+        try
+        {
+            target = await Pipes.OpenAsync(context, targetName, c.Pairs, c.MessageSize, label, ends).ConfigureAwait(false);
+            var sample = await StreamAsync(c, target, ends).ConfigureAwait(false);
+            context.Results.Add(new Sample(Name, c.Label, targetName, rep, sample));
+        }
+        catch (BenchFailure ex)
+        {
+            context.Results.AddFailure($"{label}: {ex.Message}");
+        }
+        finally
+        {
+            foreach (var (a, b) in ends)
+            {
+                a.Dispose();
+                b.Dispose();
+            }
+
+            if (target is not null)
+            {
+                await target.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task<Dictionary<string, double>> StreamAsync(Case c, Target target, List<(IPipeEnd A, IPipeEnd B)> ends)
+    {
+        var total = c.BytesPerDirection / c.MessageSize;
+        var warmup = Math.Max(1, total / 10);
+        var streams = new List<FlowStream>();
+        using var dispose = new Disposer(streams);
+        for (var p = 0; p < ends.Count; p++)
+        {
+            streams.Add(new FlowStream(2 * p, ends[p].A, ends[p].B, c.MessageSize, warmup, warmup + total, c.WindowMessages));
+            streams.Add(new FlowStream(2 * p + 1, ends[p].B, ends[p].A, c.MessageSize, warmup, warmup + total, c.WindowMessages));
+        }
+
+        using var deadline = BenchContext.Deadline(TimeSpan.FromMinutes(5));
+        var running = streams.Select(s => s.RunAsync(deadline.Token)).ToList();
+        await WhenAllOrFirstFailure(streams.Select(s => s.WarmedUp), running).ConfigureAwait(false);
+
+        var cpu0 = target.CpuSeconds();
+        var self0 = ProcFs.SelfCpuSeconds();
+        var start = Stopwatch.GetTimestamp();
+        foreach (var s in streams)
+        {
+            s.Go();
+        }
+
+        await WhenAllOrFirstFailure(running, running).ConfigureAwait(false);
+        var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        var cpu = target.CpuSeconds() - cpu0;
+        var self = ProcFs.SelfCpuSeconds() - self0;
+
+        long measuredBytes = 0;
+        foreach (var s in streams)
+        {
+            if (s.Verifier.Error is { } error)
+            {
+                throw new BenchFailure(error);
+            }
+
+            if (s.Verifier.Messages != warmup + total)
+            {
+                throw new BenchFailure($"stream {s.Id}: received {s.Verifier.Messages} of {warmup + total} messages");
+            }
+
+            measuredBytes += total * c.MessageSize;
+        }
+
+        var gigabytes = measuredBytes / 1e9;
+        return new Dictionary<string, double>
+        {
+            ["server_cpu_s_per_gb"] = cpu / gigabytes,
+            ["wall_s"] = elapsed,
+            ["mb_per_s"] = measuredBytes / 1e6 / elapsed,
+            ["received_bytes"] = streams.Sum(s => s.Verifier.Bytes),
+            ["server_cpu_s"] = cpu,
+            ["loadgen_cpu_s"] = self,
+            ["server_rss_mib"] = target.RssBytes() / 1048576.0,
+        };
+    }
+
+    private sealed class Disposer(List<FlowStream> streams) : IDisposable
+    {
+        public void Dispose() => streams.ForEach(s => s.Dispose());
+    }
+
+    /// <summary>Waits for <paramref name="tasks"/>, but fails at once if any of <paramref name="watched"/> fails first.</summary>
+    internal static async Task WhenAllOrFirstFailure(IEnumerable<Task> tasks, IReadOnlyList<Task> watched)
+    {
+        var all = Task.WhenAll(tasks);
+        while (!all.IsCompleted)
+        {
+            var failed = watched.FirstOrDefault(t => t.IsFaulted || t.IsCanceled);
+            if (failed is not null)
+            {
+                await failed.ConfigureAwait(false);
+            }
+
+            await Task.WhenAny(all, Task.WhenAny(watched), Task.Delay(200)).ConfigureAwait(false);
+        }
+
+        await all.ConfigureAwait(false);
+    }
+
+    /// <summary>One direction of one pipe: a sender and a verifying receiver, with a window between them.</summary>
+    private sealed class FlowStream(int id, IPipeEnd from, IPipeEnd to, int size, long warmup, long total, int window) : IDisposable
+    {
+        private readonly SemaphoreSlim _credits = new(window, window);
+        private readonly TaskCompletionSource _warmedUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _go = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Id => id;
+
+        public StreamVerifier Verifier { get; } = new(id, size);
+
+        public Task WarmedUp => _warmedUp.Task;
+
+        public void Go() => _go.TrySetResult();
+
+        public void Dispose() => _credits.Dispose();
+
+        public async Task RunAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                await Task.WhenAll(SendAsync(cancellationToken), ReceiveAsync(cancellationToken)).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new BenchFailure($"stream {id}: timed out after {Verifier.Messages} of {total} messages");
+            }
+            catch (Exception ex) when (ex is System.Net.WebSockets.WebSocketException or IOException or SocketException)
+            {
+                throw new BenchFailure($"stream {id}: socket failed after {Verifier.Messages} of {total} messages: {ex.Message}");
+            }
+            finally
+            {
+                _warmedUp.TrySetResult();
+            }
+        }
+
+        private async Task SendAsync(CancellationToken cancellationToken)
+        {
+            await Task.Yield();
+            var message = Payload.NewMessage(size);
+            for (long sequence = 0; sequence < total; sequence++)
+            {
+                if (sequence == warmup)
+                {
+                    await _go.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                await _credits.WaitAsync(cancellationToken).ConfigureAwait(false);
+                Payload.Stamp(message, sequence, id);
+                await from.SendAsync(message, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private async Task ReceiveAsync(CancellationToken cancellationToken)
+        {
+            await Task.Yield();
+            var buffer = new byte[size + 1];
+            for (long sequence = 0; sequence < total; sequence++)
+            {
+                var length = await to.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
+                if (length < 0)
+                {
+                    throw new BenchFailure($"stream {id}: closed by the relay after {sequence} of {total} messages");
+                }
+
+                Verifier.Verify(buffer.AsSpan(0, length), Stopwatch.GetTimestamp());
+                if (Verifier.Error is { } error)
+                {
+                    throw new BenchFailure(error);
+                }
+
+                _credits.Release();
+                if (sequence + 1 == warmup)
+                {
+                    _warmedUp.TrySetResult();
+                }
+            }
+        }
+    }
+}
