@@ -57,7 +57,13 @@ internal sealed class BenchConfig
 
     public int SourceAddresses { get; init; } = 16;
 
+    /// <summary>How long every measurement warms its server up first (JIT tiers, buffers, pools).</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(2);
+
     public IReadOnlyList<string> GatewayArguments { get; init; } = [];
+
+    /// <summary>Extra environment for the gateway only (NAME=VALUE), for trying runtime settings.</summary>
+    public IReadOnlyDictionary<string, string> GatewayEnvironment { get; init; } = new Dictionary<string, string>();
 
     /// <summary>
     /// Most sockets one process can hold here: the open-files limit less a reserve for the runtime's own
@@ -116,7 +122,11 @@ internal sealed class BenchConfig
             PipeBytesPerDirection64K = quick ? 8L << 20 : 64L << 20,
             Pairings = quick ? 500 : 4_000,
             LatencyDuration = TimeSpan.FromSeconds(quick ? 3 : 10),
+            Warmup = TimeSpan.FromSeconds(Optional("--warmup") is { } w ? double.Parse(w, CultureInfo.InvariantCulture) : quick ? 0.5 : 2),
             GatewayArguments = Optional("--gateway-args") is { } g ? g.Split(' ', StringSplitOptions.RemoveEmptyEntries) : [],
+            GatewayEnvironment = Optional("--gateway-env") is { } e
+                ? List(e).Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : "")
+                : new Dictionary<string, string>(),
             MaxPeersPerProcess = hard == long.MaxValue ? long.MaxValue : hard - 500,
         };
 

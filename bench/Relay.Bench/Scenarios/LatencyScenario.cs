@@ -8,7 +8,7 @@ namespace Relay.Bench.Scenarios;
 /// <summary>
 /// Scenario 5, relay latency: 16 pipes, each direction sending 1 KiB messages at a fixed moderate rate.
 /// One-hop latency = receive time - the send timestamp in the message (one clock: both ends are in this
-/// process). The first second is warm-up; p50 and p99 over every later message of every direction.
+/// process). The first seconds (the warm-up) are left out; p50 and p99 over every later message of every direction.
 /// </summary>
 internal sealed class LatencyScenario(BenchContext context)
 {
@@ -42,7 +42,7 @@ internal sealed class LatencyScenario(BenchContext context)
         {
             target = await Pipes.OpenAsync(context, targetName, Pairs, MessageSize, label, ends).ConfigureAwait(false);
             var rate = context.Config.LatencyRate;
-            var warmup = rate;
+            var warmup = (long)(rate * context.Config.Warmup.TotalSeconds);
             var total = warmup + (long)(rate * context.Config.LatencyDuration.TotalSeconds);
             var streams = new List<RateStream>();
             for (var p = 0; p < ends.Count; p++)
@@ -52,12 +52,16 @@ internal sealed class LatencyScenario(BenchContext context)
             }
 
             using var deadline = BenchContext.Deadline(context.Config.LatencyDuration + TimeSpan.FromSeconds(60));
-            var cpu0 = target.CpuSeconds();
             var start = Stopwatch.GetTimestamp();
             var running = streams.Select(s => s.RunAsync(start, deadline.Token)).ToList();
+            await PipeScenario.WhenAllOrFirstFailure([Task.Delay(context.Config.Warmup)], running).ConfigureAwait(false);
+            await target.BeginMeasureAsync(label).ConfigureAwait(false);
+            var cpu0 = target.CpuSeconds();
+            var measureStart = Stopwatch.GetTimestamp();
             await PipeScenario.WhenAllOrFirstFailure(running, running).ConfigureAwait(false);
             var cpu = target.CpuSeconds() - cpu0;
-            var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            var seconds = Stopwatch.GetElapsedTime(measureStart).TotalSeconds;
+            await target.EndMeasureAsync().ConfigureAwait(false);
 
             var all = streams.SelectMany(s => s.Latencies).ToArray();
             Array.Sort(all);
@@ -129,22 +133,22 @@ internal sealed class LatencyScenario(BenchContext context)
                 }
 
                 Payload.Stamp(message, sequence, id);
-                await from.SendAsync(message, cancellationToken).ConfigureAwait(false);
+                from.Append(message);
+                await from.FlushAsync(cancellationToken).ConfigureAwait(false);
             }
         }
 
         private async Task ReceiveAsync(CancellationToken cancellationToken)
         {
-            var buffer = new byte[MessageSize + 1];
             for (long sequence = 0; sequence < total; sequence++)
             {
-                var length = await to.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
-                if (length < 0)
+                var (open, message) = await to.ReceiveAsync(MessageSize, cancellationToken).ConfigureAwait(false);
+                if (!open)
                 {
                     throw new BenchFailure($"stream {id}: closed by the relay after {sequence} of {total} messages");
                 }
 
-                var latency = _verifier.Verify(buffer.AsSpan(0, length), Stopwatch.GetTimestamp());
+                var latency = _verifier.Verify(message.Span, Stopwatch.GetTimestamp());
                 if (_verifier.Error is { } error)
                 {
                     throw new BenchFailure(error);

@@ -40,9 +40,14 @@ internal sealed class PairingScenario(BenchContext context)
         try
         {
             using var deadline = BenchContext.Deadline(TimeSpan.FromSeconds(120));
-            await RunPairingsAsync(server, "w", context.Config.Pairings / 10, null, deadline.Token).ConfigureAwait(false);
+            var warmupStart = Stopwatch.GetTimestamp();
+            for (var round = 0; round == 0 || Stopwatch.GetElapsedTime(warmupStart) < context.Config.Warmup; round++)
+            {
+                await RunPairingsAsync(server, $"w{round}-", context.Config.Pairings / 10, null, deadline.Token).ConfigureAwait(false);
+            }
 
             var latencies = new long[context.Config.Pairings];
+            await server.BeginMeasureAsync(label).ConfigureAwait(false);
             var cpu0 = server.CpuSeconds();
             var self0 = ProcFs.SelfCpuSeconds();
             var start = Stopwatch.GetTimestamp();
@@ -50,6 +55,7 @@ internal sealed class PairingScenario(BenchContext context)
             var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             var cpu = server.CpuSeconds() - cpu0;
             var self = ProcFs.SelfCpuSeconds() - self0;
+            await server.EndMeasureAsync().ConfigureAwait(false);
             Array.Sort(latencies);
             context.Results.Add(new Sample(Name, Case, targetName, rep, new Dictionary<string, double>
             {
@@ -99,11 +105,11 @@ internal sealed class PairingScenario(BenchContext context)
     private async Task<long> PairOnceAsync(WebSocketServer server, string id, byte[] message, byte[] buffer, CancellationToken cancellationToken)
     {
         var start = Stopwatch.GetTimestamp();
-        WebSocketPipeEnd? a = null, b = null;
+        ClientWebSocketEnd? a = null, b = null;
         try
         {
-            a = new WebSocketPipeEnd(await context.Dialer.ConnectWebSocketAsync(new Uri(server.WebSocketBase, $"/connection/{id}a/{id}b/{id}d"), cancellationToken).ConfigureAwait(false));
-            b = new WebSocketPipeEnd(await context.Dialer.ConnectWebSocketAsync(new Uri(server.WebSocketBase, $"/connection/{id}b/{id}a/{id}d"), cancellationToken).ConfigureAwait(false));
+            a = new ClientWebSocketEnd(await context.Dialer.ConnectWebSocketAsync(new Uri(server.WebSocketBase, $"/connection/{id}a/{id}b/{id}d"), cancellationToken).ConfigureAwait(false));
+            b = new ClientWebSocketEnd(await context.Dialer.ConnectWebSocketAsync(new Uri(server.WebSocketBase, $"/connection/{id}b/{id}a/{id}d"), cancellationToken).ConfigureAwait(false));
             Payload.Stamp(message, 0, 0);
             await b.SendAsync(message, cancellationToken).ConfigureAwait(false);
             var length = await a.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);

@@ -52,7 +52,7 @@ internal sealed class PipeScenario(BenchContext context)
         try
         {
             target = await Pipes.OpenAsync(context, targetName, c.Pairs, c.MessageSize, label, ends).ConfigureAwait(false);
-            var sample = await StreamAsync(c, target, ends).ConfigureAwait(false);
+            var sample = await StreamAsync(c, target, ends, label).ConfigureAwait(false);
             context.Results.Add(new Sample(Name, c.Label, targetName, rep, sample));
         }
         catch (BenchFailure ex)
@@ -74,36 +74,46 @@ internal sealed class PipeScenario(BenchContext context)
         }
     }
 
-    private static async Task<Dictionary<string, double>> StreamAsync(Case c, Target target, List<(IPipeEnd A, IPipeEnd B)> ends)
+    private async Task<Dictionary<string, double>> StreamAsync(Case c, Target target, List<(IPipeEnd A, IPipeEnd B)> ends, string label)
     {
         var total = c.BytesPerDirection / c.MessageSize;
-        var warmup = Math.Max(1, total / 10);
         var streams = new List<FlowStream>();
         using var dispose = new Disposer(streams);
         for (var p = 0; p < ends.Count; p++)
         {
-            streams.Add(new FlowStream(2 * p, ends[p].A, ends[p].B, c.MessageSize, warmup, warmup + total, c.WindowMessages));
-            streams.Add(new FlowStream(2 * p + 1, ends[p].B, ends[p].A, c.MessageSize, warmup, warmup + total, c.WindowMessages));
+            streams.Add(new FlowStream(2 * p, ends[p].A, ends[p].B, c.MessageSize, c.WindowMessages));
+            streams.Add(new FlowStream(2 * p + 1, ends[p].B, ends[p].A, c.MessageSize, c.WindowMessages));
         }
 
+        // Warm-up: every stream flowing for a while (JIT tiers settle, buffers grow), and at least a
+        // tenth of the measured volume; then the measured phase, from the CPU snapshot to the last byte.
         using var deadline = BenchContext.Deadline(TimeSpan.FromMinutes(5));
-        var running = streams.Select(s => s.RunAsync(deadline.Token)).ToList();
+        var warmupStart = Stopwatch.GetTimestamp();
+        var running = streams.Select(s => s.RunAsync(Math.Max(1, total / 10), deadline.Token)).ToList();
         await WhenAllOrFirstFailure(streams.Select(s => s.WarmedUp), running).ConfigureAwait(false);
+        var warmupLeft = context.Config.Warmup - Stopwatch.GetElapsedTime(warmupStart);
+        if (warmupLeft > TimeSpan.Zero)
+        {
+            await WhenAllOrFirstFailure([Task.Delay(warmupLeft)], running).ConfigureAwait(false);
+        }
 
+        await target.BeginMeasureAsync(label).ConfigureAwait(false);
         var cpu0 = target.CpuSeconds();
         var self0 = ProcFs.SelfCpuSeconds();
+        var bytes0 = streams.Sum(s => s.Verifier.Bytes);
         var start = Stopwatch.GetTimestamp();
         foreach (var s in streams)
         {
-            s.Go();
+            s.Measure(total);
         }
 
         await WhenAllOrFirstFailure(running, running).ConfigureAwait(false);
         var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
         var cpu = target.CpuSeconds() - cpu0;
         var self = ProcFs.SelfCpuSeconds() - self0;
+        var measuredBytes = streams.Sum(s => s.Verifier.Bytes) - bytes0;
+        await target.EndMeasureAsync().ConfigureAwait(false);
 
-        long measuredBytes = 0;
         foreach (var s in streams)
         {
             if (s.Verifier.Error is { } error)
@@ -111,12 +121,10 @@ internal sealed class PipeScenario(BenchContext context)
                 throw new BenchFailure(error);
             }
 
-            if (s.Verifier.Messages != warmup + total)
+            if (s.Verifier.Messages != s.End)
             {
-                throw new BenchFailure($"stream {s.Id}: received {s.Verifier.Messages} of {warmup + total} messages");
+                throw new BenchFailure($"stream {s.Id}: received {s.Verifier.Messages} of {s.End} messages");
             }
-
-            measuredBytes += total * c.MessageSize;
         }
 
         var gigabytes = measuredBytes / 1e9;
@@ -125,6 +133,7 @@ internal sealed class PipeScenario(BenchContext context)
             ["server_cpu_s_per_gb"] = cpu / gigabytes,
             ["wall_s"] = elapsed,
             ["mb_per_s"] = measuredBytes / 1e6 / elapsed,
+            ["measured_bytes"] = measuredBytes,
             ["received_bytes"] = streams.Sum(s => s.Verifier.Bytes),
             ["server_cpu_s"] = cpu,
             ["loadgen_cpu_s"] = self,
@@ -155,12 +164,19 @@ internal sealed class PipeScenario(BenchContext context)
         await all.ConfigureAwait(false);
     }
 
-    /// <summary>One direction of one pipe: a sender and a verifying receiver, with a window between them.</summary>
-    private sealed class FlowStream(int id, IPipeEnd from, IPipeEnd to, int size, long warmup, long total, int window) : IDisposable
+    /// <summary>
+    /// One direction of one pipe: a sender and a verifying receiver, with a window between them. It
+    /// streams until <see cref="Measure"/> says how many more messages to send; the receiver stops at
+    /// the last one.
+    /// </summary>
+    private sealed class FlowStream(int id, IPipeEnd from, IPipeEnd to, int size, int window) : IDisposable
     {
+        private const int BatchBytes = 64 * 1024;
+
         private readonly SemaphoreSlim _credits = new(window, window);
         private readonly TaskCompletionSource _warmedUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly TaskCompletionSource _go = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private long _measure;
+        private long _end = long.MaxValue;
 
         public int Id => id;
 
@@ -168,23 +184,26 @@ internal sealed class PipeScenario(BenchContext context)
 
         public Task WarmedUp => _warmedUp.Task;
 
-        public void Go() => _go.TrySetResult();
+        /// <summary>The sequence number the stream ends before (unknown until the measured phase starts).</summary>
+        public long End => Volatile.Read(ref _end);
+
+        public void Measure(long messages) => Volatile.Write(ref _measure, messages);
 
         public void Dispose() => _credits.Dispose();
 
-        public async Task RunAsync(CancellationToken cancellationToken)
+        public async Task RunAsync(long warmupMessages, CancellationToken cancellationToken)
         {
             try
             {
-                await Task.WhenAll(SendAsync(cancellationToken), ReceiveAsync(cancellationToken)).ConfigureAwait(false);
+                await Task.WhenAll(SendAsync(cancellationToken), ReceiveAsync(warmupMessages, cancellationToken)).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
-                throw new BenchFailure($"stream {id}: timed out after {Verifier.Messages} of {total} messages");
+                throw new BenchFailure($"stream {id}: timed out after {Verifier.Messages} messages");
             }
             catch (Exception ex) when (ex is System.Net.WebSockets.WebSocketException or IOException or SocketException)
             {
-                throw new BenchFailure($"stream {id}: socket failed after {Verifier.Messages} of {total} messages: {ex.Message}");
+                throw new BenchFailure($"stream {id}: socket failed after {Verifier.Messages} messages: {ex.Message}");
             }
             finally
             {
@@ -196,39 +215,54 @@ internal sealed class PipeScenario(BenchContext context)
         {
             await Task.Yield();
             var message = Payload.NewMessage(size);
-            for (long sequence = 0; sequence < total; sequence++)
+            long sequence = 0;
+            while (true)
             {
-                if (sequence == warmup)
+                if (Volatile.Read(ref _end) == long.MaxValue && Volatile.Read(ref _measure) is > 0 and var measure)
                 {
-                    await _go.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    Volatile.Write(ref _end, sequence + measure);
                 }
 
+                var end = Volatile.Read(ref _end);
+                if (sequence >= end)
+                {
+                    return;
+                }
+
+                // Everything the window allows goes out in one write (up to 64 KiB), as a busy client's
+                // socket would coalesce it anyway.
                 await _credits.WaitAsync(cancellationToken).ConfigureAwait(false);
-                Payload.Stamp(message, sequence, id);
-                await from.SendAsync(message, cancellationToken).ConfigureAwait(false);
+                do
+                {
+                    Payload.Stamp(message, sequence, id);
+                    from.Append(message);
+                    sequence++;
+                }
+                while (sequence < end && from.Pending < BatchBytes && _credits.Wait(0, CancellationToken.None));
+
+                await from.FlushAsync(cancellationToken).ConfigureAwait(false);
             }
         }
 
-        private async Task ReceiveAsync(CancellationToken cancellationToken)
+        private async Task ReceiveAsync(long warmupMessages, CancellationToken cancellationToken)
         {
             await Task.Yield();
-            var buffer = new byte[size + 1];
-            for (long sequence = 0; sequence < total; sequence++)
+            for (long sequence = 0; sequence < Volatile.Read(ref _end); sequence++)
             {
-                var length = await to.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
-                if (length < 0)
+                var (open, message) = await to.ReceiveAsync(size, cancellationToken).ConfigureAwait(false);
+                if (!open)
                 {
-                    throw new BenchFailure($"stream {id}: closed by the relay after {sequence} of {total} messages");
+                    throw new BenchFailure($"stream {id}: closed by the relay after {sequence} messages");
                 }
 
-                Verifier.Verify(buffer.AsSpan(0, length), Stopwatch.GetTimestamp());
+                Verifier.Verify(message.Span, Stopwatch.GetTimestamp());
                 if (Verifier.Error is { } error)
                 {
                     throw new BenchFailure(error);
                 }
 
                 _credits.Release();
-                if (sequence + 1 == warmup)
+                if (sequence + 1 == warmupMessages)
                 {
                     _warmedUp.TrySetResult();
                 }

@@ -26,10 +26,10 @@ internal static class Pipes
             {
                 // A first, then B: B's request completes the pairing, so nothing is ever held (the reference
                 // re-encodes held frames, which would not be a like-for-like pipe).
-                var a = await context.Dialer.ConnectWebSocketAsync(new Uri(server.WebSocketBase, $"/connection/a{p}/b{p}/doc{p}"), deadline.Token).ConfigureAwait(false);
-                ends.Add((new WebSocketPipeEnd(a), new ClosedPipeEnd()));
-                var b = await context.Dialer.ConnectWebSocketAsync(new Uri(server.WebSocketBase, $"/connection/b{p}/a{p}/doc{p}"), deadline.Token).ConfigureAwait(false);
-                ends[^1] = (ends[^1].Item1, new WebSocketPipeEnd(b));
+                var a = await WebSocketPipeEnd.ConnectAsync(context.Dialer, new Uri(server.WebSocketBase, $"/connection/a{p}/b{p}/doc{p}"), deadline.Token).ConfigureAwait(false);
+                ends.Add((a, new ClosedPipeEnd()));
+                var b = await WebSocketPipeEnd.ConnectAsync(context.Dialer, new Uri(server.WebSocketBase, $"/connection/b{p}/a{p}/doc{p}"), deadline.Token).ConfigureAwait(false);
+                ends[^1] = (a, b);
             }
 
             return server;
@@ -88,9 +88,14 @@ internal static class Pipes
     /// <summary>A placeholder for the half of a pipe not yet open, so a failure midway still disposes what was opened.</summary>
     private sealed class ClosedPipeEnd : IPipeEnd
     {
-        public ValueTask SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken) => throw new InvalidOperationException();
+        public int Pending => 0;
 
-        public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) => ValueTask.FromResult(-1);
+        public void Append(ReadOnlySpan<byte> message) => throw new InvalidOperationException();
+
+        public ValueTask FlushAsync(CancellationToken cancellationToken) => throw new InvalidOperationException();
+
+        public ValueTask<(bool Open, ReadOnlyMemory<byte> Message)> ReceiveAsync(int maxSize, CancellationToken cancellationToken) =>
+            ValueTask.FromResult((false, ReadOnlyMemory<byte>.Empty));
 
         public void Dispose()
         {

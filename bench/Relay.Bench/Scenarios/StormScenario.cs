@@ -68,9 +68,11 @@ internal sealed class StormScenario(BenchContext context)
         await using var server = await context.StartServerAsync(targetName, label).ConfigureAwait(false);
         try
         {
-            // Warm-up: a small storm of its own, closed before the measured one begins.
-            await using (var warmup = new PeerCrowd(Math.Min(peers, 1_000), "w"))
+            // Warm-up: small storms of their own (closed before the measured one), for at least the warm-up time.
+            var warmupStart = Stopwatch.GetTimestamp();
+            for (var round = 0; round == 0 || Stopwatch.GetElapsedTime(warmupStart) < context.Config.Warmup; round++)
             {
+                await using var warmup = new PeerCrowd(Math.Min(peers, 1_000), $"w{round}-");
                 using var warmupDeadline = BenchContext.Deadline(TimeSpan.FromSeconds(60));
                 await warmup.ConnectAsync(context.Dialer, server.WebSocketBase, 64, warmupDeadline.Token).ConfigureAwait(false);
                 await warmup.SendJoinsAsync(warmupDeadline.Token).ConfigureAwait(false);
@@ -90,6 +92,7 @@ internal sealed class StormScenario(BenchContext context)
             var connectSeconds = Stopwatch.GetElapsedTime(connectStart).TotalSeconds;
             await BenchContext.SettleAsync(0.5).ConfigureAwait(false);
 
+            await server.BeginMeasureAsync(label).ConfigureAwait(false);
             var cpu0 = server.CpuSeconds();
             var self0 = ProcFs.SelfCpuSeconds();
             var start = Stopwatch.GetTimestamp();
@@ -117,6 +120,7 @@ internal sealed class StormScenario(BenchContext context)
             var seconds = Stopwatch.GetElapsedTime(start, crowd.LastIntroductionAt).TotalSeconds;
             var cpu = server.CpuSeconds() - cpu0;
             var self = ProcFs.SelfCpuSeconds() - self0;
+            await server.EndMeasureAsync().ConfigureAwait(false);
             await BenchContext.SettleAsync(1).ConfigureAwait(false);
             var rssAfter = server.RssBytes();
             context.Results.Add(new Sample(Name, @case, targetName, rep, new Dictionary<string, double>

@@ -17,6 +17,12 @@ internal abstract class Target : IAsyncDisposable
     /// <summary>Resident memory of the serving process(es), in bytes.</summary>
     public abstract long RssBytes();
 
+    /// <summary>The measured phase begins (after warm-up): a profiler, if one is configured, starts here.</summary>
+    public virtual Task BeginMeasureAsync(string label) => Task.CompletedTask;
+
+    /// <summary>The measured phase is over.</summary>
+    public virtual Task EndMeasureAsync() => Task.CompletedTask;
+
     public abstract ValueTask DisposeAsync();
 }
 
@@ -24,10 +30,13 @@ internal abstract class Target : IAsyncDisposable
 internal sealed class WebSocketServer : Target
 {
     private readonly ServerProcess _process;
+    private readonly string _logDirectory;
+    private Tracer? _tracer;
 
-    private WebSocketServer(string name, ServerProcess process, int port)
+    private WebSocketServer(string name, ServerProcess process, int port, string logDirectory)
     {
         Name = name;
+        _logDirectory = logDirectory;
         _process = process;
         Port = port;
         WebSocketBase = new Uri($"ws://127.0.0.1:{port}");
@@ -68,7 +77,11 @@ internal sealed class WebSocketServer : Target
                     .. config.GatewayArguments,
                 ],
                 config.LogDirectory,
-                new Dictionary<string, string?> { ["ASPNETCORE_ENVIRONMENT"] = "Production", ["DOTNET_NOLOGO"] = "1" },
+                new Dictionary<string, string?>(config.GatewayEnvironment.Select(e => KeyValuePair.Create(e.Key, (string?)e.Value)))
+                {
+                    ["ASPNETCORE_ENVIRONMENT"] = "Production",
+                    ["DOTNET_NOLOGO"] = "1",
+                },
                 log);
             ready = new Uri($"http://127.0.0.1:{port}/healthz");
         }
@@ -94,10 +107,31 @@ internal sealed class WebSocketServer : Target
         }
 
         Console.Error.WriteLine($"    [{label}] {name} pid {process.Pid} on {port}");
-        return new WebSocketServer(name, process, port);
+        return new WebSocketServer(name, process, port, config.LogDirectory);
     }
 
-    public override ValueTask DisposeAsync() => _process.DisposeAsync();
+    public override async Task BeginMeasureAsync(string label)
+    {
+        if (Name == Relay)
+        {
+            _tracer = await Tracer.StartAsync(Pid, _logDirectory, label).ConfigureAwait(false);
+        }
+    }
+
+    public override async Task EndMeasureAsync()
+    {
+        if (_tracer is not null)
+        {
+            await _tracer.StopAsync().ConfigureAwait(false);
+            _tracer = null;
+        }
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await EndMeasureAsync().ConfigureAwait(false);
+        await _process.DisposeAsync().ConfigureAwait(false);
+    }
 }
 
 /// <summary>
