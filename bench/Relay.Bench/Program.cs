@@ -40,7 +40,7 @@ Console.Error.WriteLine($"Relay benchmark: {environment["machine"]}; .NET {envir
 Console.Error.WriteLine($"  scenarios {string.Join(",", config.Scenarios)}; {config.Repetitions} repetition(s){(config.Quick ? ", quick" : "")}; results in {config.OutputDirectory}");
 
 var results = new Results();
-using var dialer = new Dialer(config.SourceAddresses);
+var dialer = new Dialer(config.SourceAddresses);
 var context = new BenchContext(config, dialer, results);
 var clock = Stopwatch.StartNew();
 foreach (var scenario in config.Scenarios)

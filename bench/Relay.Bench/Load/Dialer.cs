@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Net.WebSockets;
 
 namespace Relay.Bench.Load;
 
@@ -9,7 +8,7 @@ namespace Relay.Bench.Load;
 /// 127.0.0.2 ... so that tens of thousands of connections to one server port do not run out of
 /// ephemeral ports (about 28,000 per source address here).
 /// </summary>
-internal sealed class Dialer : IDisposable
+internal sealed class Dialer
 {
     // IP_BIND_ADDRESS_NO_PORT (Linux): bind() picks only the address; the port is chosen at connect(),
     // per destination, so ports are not reserved per source address before they are needed.
@@ -17,7 +16,6 @@ internal sealed class Dialer : IDisposable
     private const int IpBindAddressNoPort = 24;
 
     private readonly IPAddress[] _sources;
-    private readonly HttpMessageInvoker _invoker;
     private int _next;
 
     public Dialer(int sourceAddresses)
@@ -27,20 +25,6 @@ internal sealed class Dialer : IDisposable
         {
             _sources[i] = new IPAddress(new byte[] { 127, 0, (byte)((i + 2) / 256), (byte)((i + 2) % 256) });
         }
-
-        var handler = new SocketsHttpHandler
-        {
-            UseProxy = false,
-            UseCookies = false,
-            AllowAutoRedirect = false,
-            ConnectCallback = async (context, cancellationToken) =>
-            {
-                var endpoint = new IPEndPoint(IPAddress.Parse(context.DnsEndPoint.Host), context.DnsEndPoint.Port);
-                var socket = await ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
-                return new NetworkStream(socket, ownsSocket: true);
-            },
-        };
-        _invoker = new HttpMessageInvoker(handler);
     }
 
     public int SourceAddresses => _sources.Length;
@@ -62,23 +46,4 @@ internal sealed class Dialer : IDisposable
             throw;
         }
     }
-
-    /// <summary>Opens a WebSocket with no client pings and no compression, from the next source address.</summary>
-    public async Task<ClientWebSocket> ConnectWebSocketAsync(Uri uri, CancellationToken cancellationToken)
-    {
-        var socket = new ClientWebSocket();
-        socket.Options.KeepAliveInterval = TimeSpan.Zero;
-        try
-        {
-            await socket.ConnectAsync(uri, _invoker, cancellationToken).ConfigureAwait(false);
-            return socket;
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-    }
-
-    public void Dispose() => _invoker.Dispose();
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 
@@ -11,6 +12,11 @@ namespace Relay.Bench.Load;
 /// </summary>
 internal sealed class PeerCrowd : IAsyncDisposable
 {
+    // Raw WebSocket clients with small buffers: tens of thousands of peers stay cheap for the load generator.
+    private const int ReadBufferSize = 1024;
+    private const int SendBufferSize = 256;
+    private const int MaxMessage = 512;
+
     private readonly Peer[] _peers;
     private readonly TaskCompletionSource _allIntroduced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Task> _receiveLoops = [];
@@ -52,9 +58,10 @@ internal sealed class PeerCrowd : IAsyncDisposable
             {
                 try
                 {
-                    peer.Socket = await dialer.ConnectWebSocketAsync(new Uri(server, $"/introduction/{peer.Id}"), ct).ConfigureAwait(false);
+                    peer.Socket = await WebSocketPipeEnd.ConnectAsync(dialer, new Uri(server, $"/introduction/{peer.Id}"), ct,
+                        ReadBufferSize, SendBufferSize).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is WebSocketException or HttpRequestException or IOException)
+                catch (Exception ex) when (ex is WebSocketException or SocketException or IOException)
                 {
                     throw new BenchFailure($"peer {peer.Id} could not connect: {ex.Message}");
                 }
@@ -72,45 +79,31 @@ internal sealed class PeerCrowd : IAsyncDisposable
     {
         foreach (var peer in _peers)
         {
-            await peer.Socket!.SendAsync(peer.Join, WebSocketMessageType.Binary, endOfMessage: true, cancellationToken).ConfigureAwait(false);
+            peer.Socket!.Append(peer.Join);
+            await peer.Socket.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
     private async Task ReceiveLoopAsync(Peer peer)
     {
-        var buffer = new byte[512];
         try
         {
             while (true)
             {
-                var length = 0;
-                ValueWebSocketReceiveResult result;
-                do
-                {
-                    if (length == buffer.Length)
-                    {
-                        Fail($"peer {peer.Id} received an oversized message");
-                        return;
-                    }
-
-                    result = await peer.Socket!.ReceiveAsync(buffer.AsMemory(length), CancellationToken.None).ConfigureAwait(false);
-                    length += result.Count;
-                }
-                while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
-
-                if (result.MessageType == WebSocketMessageType.Close)
+                var (open, message) = await peer.Socket!.ReceiveAsync(MaxMessage, CancellationToken.None).ConfigureAwait(false);
+                if (!open)
                 {
                     if (!_closing)
                     {
-                        Fail($"peer {peer.Id} was closed by the server ({peer.Socket.CloseStatus} {peer.Socket.CloseStatusDescription})");
+                        Fail($"peer {peer.Id} was closed by the server");
                     }
 
                     return;
                 }
 
-                if (!IntroductionMessages.IsIntroduction(buffer.AsSpan(0, length), peer.PartnerUtf8, peer.DocumentUtf8))
+                if (!IntroductionMessages.IsIntroduction(message.Span, peer.PartnerUtf8, peer.DocumentUtf8))
                 {
-                    Fail($"peer {peer.Id} received an unexpected message ({Convert.ToHexString(buffer, 0, Math.Min(length, 64))})");
+                    Fail($"peer {peer.Id} received an unexpected message ({Convert.ToHexString(message.Span[..Math.Min(message.Length, 64)])})");
                     return;
                 }
 
@@ -127,7 +120,7 @@ internal sealed class PeerCrowd : IAsyncDisposable
                 }
             }
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or IOException)
+        catch (Exception ex) when (ex is WebSocketException or SocketException or OperationCanceledException or ObjectDisposedException or IOException)
         {
             if (!_closing)
             {
@@ -147,7 +140,6 @@ internal sealed class PeerCrowd : IAsyncDisposable
         _closing = true;
         foreach (var peer in _peers)
         {
-            peer.Socket?.Abort();
             peer.Socket?.Dispose();
         }
 
@@ -172,7 +164,7 @@ internal sealed class PeerCrowd : IAsyncDisposable
 
         public byte[] Join { get; } = IntroductionMessages.Join(document);
 
-        public ClientWebSocket? Socket { get; set; }
+        public WebSocketPipeEnd? Socket { get; set; }
 
         public int Introductions { get; set; }
     }

@@ -31,14 +31,18 @@ internal interface IPipeEnd : IDisposable
 }
 
 /// <summary>Buffered socket I/O shared by the WebSocket and plain TCP ends.</summary>
-internal abstract class SocketPipeEnd(Socket socket) : IPipeEnd
+internal abstract class SocketPipeEnd(Socket socket, int readBufferSize, int sendBufferSize) : IPipeEnd
 {
-    private byte[] _sendBuffer = new byte[128 * 1024];
+    /// <summary>Buffer sizes for bulk pipes; introduction peers and pairings use small ones.</summary>
+    public const int BulkReadBuffer = 256 * 1024;
+    public const int BulkSendBuffer = 128 * 1024;
+
+    private byte[] _sendBuffer = new byte[sendBufferSize];
     private int _sendLength;
 
     protected Socket Socket => socket;
 
-    protected byte[] ReadBuffer { get; } = new byte[256 * 1024];
+    protected byte[] ReadBuffer { get; } = new byte[readBufferSize];
 
     protected int ReadStart { get; set; }
 
@@ -125,15 +129,17 @@ internal sealed class WebSocketPipeEnd : SocketPipeEnd
 {
     private readonly Random _masks = new();
 
-    private WebSocketPipeEnd(Socket socket)
-        : base(socket)
+    private WebSocketPipeEnd(Socket socket, int readBufferSize, int sendBufferSize)
+        : base(socket, readBufferSize, sendBufferSize)
     {
     }
 
-    public static async Task<WebSocketPipeEnd> ConnectAsync(Dialer dialer, Uri uri, CancellationToken cancellationToken)
+    /// <summary>Opens a WebSocket from the next source address; small buffers suit peers that send little.</summary>
+    public static async Task<WebSocketPipeEnd> ConnectAsync(Dialer dialer, Uri uri, CancellationToken cancellationToken,
+        int readBufferSize = BulkReadBuffer, int sendBufferSize = BulkSendBuffer)
     {
         var socket = await dialer.ConnectAsync(new IPEndPoint(IPAddress.Parse(uri.Host), uri.Port), cancellationToken).ConfigureAwait(false);
-        var end = new WebSocketPipeEnd(socket);
+        var end = new WebSocketPipeEnd(socket, readBufferSize, sendBufferSize);
         try
         {
             await end.HandshakeAsync(uri, cancellationToken).ConfigureAwait(false);
@@ -346,7 +352,7 @@ internal sealed class WebSocketPipeEnd : SocketPipeEnd
 }
 
 /// <summary>A plain TCP stream through the floor relay: the same message bytes, no framing; cut back into messages by their known size.</summary>
-internal sealed class TcpPipeEnd(Socket socket, int messageSize) : SocketPipeEnd(socket)
+internal sealed class TcpPipeEnd(Socket socket, int messageSize) : SocketPipeEnd(socket, BulkReadBuffer, BulkSendBuffer)
 {
     public override void Append(ReadOnlySpan<byte> message) => message.CopyTo(Reserve(message.Length));
 
@@ -377,40 +383,5 @@ internal sealed class TcpPipeEnd(Socket socket, int messageSize) : SocketPipeEnd
         }
 
         return (true, Assembly.AsMemory(0, length));
-    }
-}
-
-/// <summary>A relay connection socket through .NET's own ClientWebSocket: one message per send (the pairing scenario's realistic client).</summary>
-internal sealed class ClientWebSocketEnd(WebSocket socket) : IDisposable
-{
-    public WebSocket Socket => socket;
-
-    public ValueTask SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken) =>
-        socket.SendAsync(message, WebSocketMessageType.Binary, endOfMessage: true, cancellationToken);
-
-    /// <summary>Receives one whole message into <paramref name="buffer"/>; its length, or -1 when the other side closed.</summary>
-    public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
-    {
-        var length = 0;
-        while (true)
-        {
-            var result = await socket.ReceiveAsync(buffer[length..], cancellationToken).ConfigureAwait(false);
-            if (result.MessageType == WebSocketMessageType.Close)
-            {
-                return -1;
-            }
-
-            length += result.Count;
-            if (result.EndOfMessage || length == buffer.Length)
-            {
-                return length;
-            }
-        }
-    }
-
-    public void Dispose()
-    {
-        socket.Abort();
-        socket.Dispose();
     }
 }

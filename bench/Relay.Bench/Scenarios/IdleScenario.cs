@@ -65,6 +65,14 @@ internal sealed class IdleScenario(BenchContext context)
             var connectSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             await BenchContext.SettleAsync(3).ConfigureAwait(false);
             var rssAfter = await SteadyRssAsync(server).ConfigureAwait(false);
+            if (Tracer.Arguments is not null)
+            {
+                // Profiling (e.g. a GC heap snapshot) of the server with every idle peer connected.
+                await server.BeginMeasureAsync(label).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                await server.EndMeasureAsync().ConfigureAwait(false);
+            }
+
             if (crowd.Error is { } error)
             {
                 throw new BenchFailure(error);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using System.Net.WebSockets;
 using Relay.Bench.Load;
 using Relay.Bench.Report;
@@ -85,11 +86,10 @@ internal sealed class PairingScenario(BenchContext context)
             workers.Add(Task.Run(async () =>
             {
                 var message = Payload.NewMessage(MessageSize);
-                var buffer = new byte[MessageSize + 1];
                 int i;
                 while ((i = Interlocked.Increment(ref next)) < count)
                 {
-                    var elapsed = await PairOnceAsync(server, $"{prefix}{i}", message, buffer, cancellationToken).ConfigureAwait(false);
+                    var elapsed = await PairOnceAsync(server, $"{prefix}{i}", message, cancellationToken).ConfigureAwait(false);
                     if (latencies is not null)
                     {
                         latencies[i] = elapsed;
@@ -102,24 +102,25 @@ internal sealed class PairingScenario(BenchContext context)
     }
 
     /// <summary>One complete pairing; returns how long it took, from A's connect to the first message at A.</summary>
-    private async Task<long> PairOnceAsync(WebSocketServer server, string id, byte[] message, byte[] buffer, CancellationToken cancellationToken)
+    private async Task<long> PairOnceAsync(WebSocketServer server, string id, byte[] message, CancellationToken cancellationToken)
     {
         var start = Stopwatch.GetTimestamp();
-        ClientWebSocketEnd? a = null, b = null;
+        WebSocketPipeEnd? a = null, b = null;
         try
         {
-            a = new ClientWebSocketEnd(await context.Dialer.ConnectWebSocketAsync(new Uri(server.WebSocketBase, $"/connection/{id}a/{id}b/{id}d"), cancellationToken).ConfigureAwait(false));
-            b = new ClientWebSocketEnd(await context.Dialer.ConnectWebSocketAsync(new Uri(server.WebSocketBase, $"/connection/{id}b/{id}a/{id}d"), cancellationToken).ConfigureAwait(false));
+            a = await WebSocketPipeEnd.ConnectAsync(context.Dialer, new Uri(server.WebSocketBase, $"/connection/{id}a/{id}b/{id}d"), cancellationToken, 1024, 256).ConfigureAwait(false);
+            b = await WebSocketPipeEnd.ConnectAsync(context.Dialer, new Uri(server.WebSocketBase, $"/connection/{id}b/{id}a/{id}d"), cancellationToken, 1024, 256).ConfigureAwait(false);
             Payload.Stamp(message, 0, 0);
-            await b.SendAsync(message, cancellationToken).ConfigureAwait(false);
-            var length = await a.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
-            var verifier = new StreamVerifier(0, MessageSize);
-            if (length < 0)
+            b.Append(message);
+            await b.FlushAsync(cancellationToken).ConfigureAwait(false);
+            var (open, received) = await a.ReceiveAsync(MessageSize, cancellationToken).ConfigureAwait(false);
+            if (!open)
             {
                 throw new BenchFailure($"pairing {id}: A was closed before the first message arrived");
             }
 
-            verifier.Verify(buffer.AsSpan(0, length), Stopwatch.GetTimestamp());
+            var verifier = new StreamVerifier(0, MessageSize);
+            verifier.Verify(received.Span, Stopwatch.GetTimestamp());
             if (verifier.Error is { } error)
             {
                 throw new BenchFailure($"pairing {id}: {error}");
@@ -127,7 +128,7 @@ internal sealed class PairingScenario(BenchContext context)
 
             return Stopwatch.GetTimestamp() - start;
         }
-        catch (Exception ex) when (ex is WebSocketException or HttpRequestException or IOException)
+        catch (Exception ex) when (ex is WebSocketException or SocketException or IOException)
         {
             throw new BenchFailure($"pairing {id}: {ex.Message}");
         }

@@ -56,6 +56,22 @@ internal sealed class WebSocketServer : Target
 
     public override long RssBytes() => ProcFs.RssBytes(_process.Pid);
 
+    /// <summary>The gateway's environment: this process's, plus --gateway-env for trying runtime settings.</summary>
+    private static Dictionary<string, string?> GatewayEnvironment(BenchConfig config)
+    {
+        var environment = new Dictionary<string, string?>
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["DOTNET_NOLOGO"] = "1",
+        };
+        foreach (var (name, value) in config.GatewayEnvironment)
+        {
+            environment[name] = value;
+        }
+
+        return environment;
+    }
+
     public static async Task<WebSocketServer> StartAsync(string name, BenchConfig config, string label)
     {
         var port = ServerProcess.FreePort();
@@ -77,11 +93,7 @@ internal sealed class WebSocketServer : Target
                     .. config.GatewayArguments,
                 ],
                 config.LogDirectory,
-                new Dictionary<string, string?>(config.GatewayEnvironment.Select(e => KeyValuePair.Create(e.Key, (string?)e.Value)))
-                {
-                    ["ASPNETCORE_ENVIRONMENT"] = "Production",
-                    ["DOTNET_NOLOGO"] = "1",
-                },
+                GatewayEnvironment(config),
                 log);
             ready = new Uri($"http://127.0.0.1:{port}/healthz");
         }

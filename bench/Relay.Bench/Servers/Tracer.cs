@@ -43,7 +43,8 @@ internal sealed partial class Tracer
         var recording = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         process.OutputDataReceived += (_, e) =>
         {
-            if (e.Data is { } line && line.Contains("Recording", StringComparison.OrdinalIgnoreCase))
+            // `collect` prints "Recording trace ...", `collect-linux` only "Output File : ..." as it starts.
+            if (e.Data is { } line && (line.Contains("Recording", StringComparison.OrdinalIgnoreCase) || line.StartsWith("Output File", StringComparison.Ordinal)))
             {
                 recording.TrySetResult();
             }
@@ -58,7 +59,7 @@ internal sealed partial class Tracer
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         await Task.WhenAny(recording.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false);
-        await Task.Delay(200).ConfigureAwait(false);
+        await Task.Delay(300).ConfigureAwait(false);
         return new Tracer(process, output);
     }
 
