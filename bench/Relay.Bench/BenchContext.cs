@@ -23,6 +23,19 @@ internal sealed class BenchContext(BenchConfig config, Dialer dialer, Results re
         return wanted.Count == 0 ? wanted : [.. wanted.Skip(repetition % wanted.Count), .. wanted.Take(repetition % wanted.Count)];
     }
 
+    /// <summary>Runs <paramref name="once"/> for every repetition and target, in rotating order, with a pause after each.</summary>
+    public async Task RepeatAsync(IReadOnlyList<string> targets, Func<string, int, Task> once, double settleSeconds = 0.5)
+    {
+        for (var rep = 0; rep < config.Repetitions; rep++)
+        {
+            foreach (var target in Order(targets, rep))
+            {
+                await once(target, rep).ConfigureAwait(false);
+                await SettleAsync(settleSeconds).ConfigureAwait(false);
+            }
+        }
+    }
+
     public Task<WebSocketServer> StartServerAsync(string target, string label) => WebSocketServer.StartAsync(target, config, label);
 
     /// <summary>A cancellation token that fires after <paramref name="limit"/>.</summary>

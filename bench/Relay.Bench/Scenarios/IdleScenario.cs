@@ -27,14 +27,7 @@ internal sealed class IdleScenario(BenchContext context)
         }
 
         var @case = string.Create(CultureInfo.InvariantCulture, $"N={peers:N0}");
-        for (var rep = 0; rep < context.Config.Repetitions; rep++)
-        {
-            foreach (var target in context.Order(AllTargets, rep))
-            {
-                await RunOnceAsync(peers, @case, target, rep).ConfigureAwait(false);
-                await BenchContext.SettleAsync(1).ConfigureAwait(false);
-            }
-        }
+        await context.RepeatAsync(AllTargets, (target, rep) => RunOnceAsync(peers, @case, target, rep), settleSeconds: 1).ConfigureAwait(false);
     }
 
     private async Task RunOnceAsync(int peers, string @case, string targetName, int rep)

@@ -20,78 +20,46 @@ internal sealed class LatencyScenario(BenchContext context)
 
     public string Case => $"{Pairs} pairs x 1 KiB, {context.Config.LatencyRate} msg/s each way";
 
-    public async Task RunAsync()
-    {
-        for (var rep = 0; rep < context.Config.Repetitions; rep++)
-        {
-            foreach (var target in context.Order(AllTargets, rep))
-            {
-                await RunOnceAsync(target, rep).ConfigureAwait(false);
-                await BenchContext.SettleAsync().ConfigureAwait(false);
-            }
-        }
-    }
+    public Task RunAsync() =>
+        context.RepeatAsync(AllTargets, (target, rep) =>
+            Pipes.MeasureAsync(context, target, Pairs, MessageSize, $"{Name} {target} #{rep + 1}", (server, ends) => MeasureAsync(server, ends, target, rep)));
 
-    private async Task RunOnceAsync(string targetName, int rep)
+    private async Task MeasureAsync(Target target, List<(IPipeEnd A, IPipeEnd B)> ends, string targetName, int rep)
     {
         var label = $"{Name} {targetName} #{rep + 1}";
-        Console.Error.WriteLine($"  {label}");
-        var ends = new List<(IPipeEnd A, IPipeEnd B)>();
-        Target? target = null;
-        try
+        var rate = context.Config.LatencyRate;
+        var warmup = (long)(rate * context.Config.Warmup.TotalSeconds);
+        var total = warmup + (long)(rate * context.Config.LatencyDuration.TotalSeconds);
+        var streams = new List<RateStream>();
+        for (var p = 0; p < ends.Count; p++)
         {
-            target = await Pipes.OpenAsync(context, targetName, Pairs, MessageSize, label, ends).ConfigureAwait(false);
-            var rate = context.Config.LatencyRate;
-            var warmup = (long)(rate * context.Config.Warmup.TotalSeconds);
-            var total = warmup + (long)(rate * context.Config.LatencyDuration.TotalSeconds);
-            var streams = new List<RateStream>();
-            for (var p = 0; p < ends.Count; p++)
-            {
-                streams.Add(new RateStream(2 * p, ends[p].A, ends[p].B, rate, warmup, total));
-                streams.Add(new RateStream(2 * p + 1, ends[p].B, ends[p].A, rate, warmup, total));
-            }
-
-            using var deadline = BenchContext.Deadline(context.Config.LatencyDuration + TimeSpan.FromSeconds(60));
-            var start = Stopwatch.GetTimestamp();
-            var running = streams.Select(s => s.RunAsync(start, deadline.Token)).ToList();
-            await PipeScenario.WhenAllOrFirstFailure([Task.Delay(context.Config.Warmup)], running).ConfigureAwait(false);
-            await target.BeginMeasureAsync(label).ConfigureAwait(false);
-            var cpu0 = target.CpuSeconds();
-            var measureStart = Stopwatch.GetTimestamp();
-            await PipeScenario.WhenAllOrFirstFailure(running, running).ConfigureAwait(false);
-            var cpu = target.CpuSeconds() - cpu0;
-            var seconds = Stopwatch.GetElapsedTime(measureStart).TotalSeconds;
-            await target.EndMeasureAsync().ConfigureAwait(false);
-
-            var all = streams.SelectMany(s => s.Latencies).ToArray();
-            Array.Sort(all);
-            double Ms(double ticks) => ticks * 1000.0 / Stopwatch.Frequency;
-            context.Results.Add(new Sample(Name, Case, targetName, rep, new Dictionary<string, double>
-            {
-                ["p50_ms"] = Ms(Statistics.Percentile(all, all.Length, 0.50)),
-                ["p99_ms"] = Ms(Statistics.Percentile(all, all.Length, 0.99)),
-                ["max_ms"] = Ms(all.Length == 0 ? double.NaN : all[^1]),
-                ["messages"] = all.Length,
-                ["server_cpu_pct"] = cpu / seconds * 100,
-            }));
+            streams.Add(new RateStream(2 * p, ends[p].A, ends[p].B, rate, warmup, total));
+            streams.Add(new RateStream(2 * p + 1, ends[p].B, ends[p].A, rate, warmup, total));
         }
-        catch (BenchFailure ex)
+
+        using var deadline = BenchContext.Deadline(context.Config.LatencyDuration + TimeSpan.FromSeconds(60));
+        var start = Stopwatch.GetTimestamp();
+        var running = streams.Select(s => s.RunAsync(start, deadline.Token)).ToList();
+        await PipeScenario.WhenAllOrFirstFailure([Task.Delay(context.Config.Warmup)], running).ConfigureAwait(false);
+        await target.BeginMeasureAsync(label).ConfigureAwait(false);
+        var cpu0 = target.CpuSeconds();
+        var measureStart = Stopwatch.GetTimestamp();
+        await PipeScenario.WhenAllOrFirstFailure(running, running).ConfigureAwait(false);
+        var cpu = target.CpuSeconds() - cpu0;
+        var seconds = Stopwatch.GetElapsedTime(measureStart).TotalSeconds;
+        await target.EndMeasureAsync().ConfigureAwait(false);
+
+        var all = streams.SelectMany(s => s.Latencies).ToArray();
+        Array.Sort(all);
+        double Ms(double ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+        context.Results.Add(new Sample(Name, Case, targetName, rep, new Dictionary<string, double>
         {
-            context.Results.AddFailure($"{label}: {ex.Message}");
-        }
-        finally
-        {
-            foreach (var (a, b) in ends)
-            {
-                a.Dispose();
-                b.Dispose();
-            }
-
-            if (target is not null)
-            {
-                await target.DisposeAsync().ConfigureAwait(false);
-            }
-        }
+            ["p50_ms"] = Ms(Statistics.Percentile(all, all.Length, 0.50)),
+            ["p99_ms"] = Ms(Statistics.Percentile(all, all.Length, 0.99)),
+            ["max_ms"] = Ms(all.Length == 0 ? double.NaN : all[^1]),
+            ["messages"] = all.Length,
+            ["server_cpu_pct"] = cpu / seconds * 100,
+        }));
     }
 
     /// <summary>One direction at a fixed rate, each message stamped just before it is sent.</summary>

@@ -23,14 +23,7 @@ internal sealed class PairingScenario(BenchContext context)
 
     public async Task RunAsync()
     {
-        for (var rep = 0; rep < context.Config.Repetitions; rep++)
-        {
-            foreach (var target in context.Order(AllTargets, rep))
-            {
-                await RunOnceAsync(target, rep).ConfigureAwait(false);
-                await BenchContext.SettleAsync(1).ConfigureAwait(false);
-            }
-        }
+        await context.RepeatAsync(AllTargets, (target, rep) => RunOnceAsync(target, rep), settleSeconds: 1).ConfigureAwait(false);
     }
 
     private async Task RunOnceAsync(string targetName, int rep)

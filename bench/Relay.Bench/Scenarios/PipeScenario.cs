@@ -32,45 +32,12 @@ internal sealed class PipeScenario(BenchContext context)
     {
         foreach (var c in Cases)
         {
-            for (var rep = 0; rep < context.Config.Repetitions; rep++)
+            await context.RepeatAsync(AllTargets, (target, rep) =>
             {
-                foreach (var target in context.Order(AllTargets, rep))
-                {
-                    await RunOnceAsync(c, target, rep).ConfigureAwait(false);
-                    await BenchContext.SettleAsync().ConfigureAwait(false);
-                }
-            }
-        }
-    }
-
-    private async Task RunOnceAsync(Case c, string targetName, int rep)
-    {
-        var label = $"{Name} {c.Label} {targetName} #{rep + 1}";
-        Console.Error.WriteLine($"  {label}");
-        var ends = new List<(IPipeEnd A, IPipeEnd B)>();
-        Target? target = null;
-        try
-        {
-            target = await Pipes.OpenAsync(context, targetName, c.Pairs, c.MessageSize, label, ends).ConfigureAwait(false);
-            var sample = await StreamAsync(c, target, ends, label).ConfigureAwait(false);
-            context.Results.Add(new Sample(Name, c.Label, targetName, rep, sample));
-        }
-        catch (BenchFailure ex)
-        {
-            context.Results.AddFailure($"{label}: {ex.Message}");
-        }
-        finally
-        {
-            foreach (var (a, b) in ends)
-            {
-                a.Dispose();
-                b.Dispose();
-            }
-
-            if (target is not null)
-            {
-                await target.DisposeAsync().ConfigureAwait(false);
-            }
+                var label = $"{Name} {c.Label} {target} #{rep + 1}";
+                return Pipes.MeasureAsync(context, target, c.Pairs, c.MessageSize, label, async (server, ends) =>
+                    context.Results.Add(new Sample(Name, c.Label, target, rep, await StreamAsync(c, server, ends, label).ConfigureAwait(false))));
+            }).ConfigureAwait(false);
         }
     }
 

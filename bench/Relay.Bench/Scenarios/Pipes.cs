@@ -8,7 +8,41 @@ namespace Relay.Bench.Scenarios;
 /// <summary>Opens P relayed pipes on a fresh target: WebSocket pairings on a relay, or plain TCP through socat for the floor.</summary>
 internal static class Pipes
 {
-    public static async Task<Target> OpenAsync(BenchContext context, string targetName, int pairs, int messageSize, string label,
+    /// <summary>
+    /// Opens <paramref name="pairs"/> pipes on a fresh target, runs <paramref name="measure"/> on them, records a
+    /// failure if it throws one, and closes everything.
+    /// </summary>
+    public static async Task MeasureAsync(BenchContext context, string targetName, int pairs, int messageSize, string label,
+        Func<Target, List<(IPipeEnd A, IPipeEnd B)>, Task> measure)
+    {
+        Console.Error.WriteLine($"  {label}");
+        var ends = new List<(IPipeEnd A, IPipeEnd B)>();
+        Target? target = null;
+        try
+        {
+            target = await OpenAsync(context, targetName, pairs, messageSize, label, ends).ConfigureAwait(false);
+            await measure(target, ends).ConfigureAwait(false);
+        }
+        catch (BenchFailure ex)
+        {
+            context.Results.AddFailure($"{label}: {ex.Message}");
+        }
+        finally
+        {
+            foreach (var (a, b) in ends)
+            {
+                a.Dispose();
+                b.Dispose();
+            }
+
+            if (target is not null)
+            {
+                await target.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task<Target> OpenAsync(BenchContext context, string targetName, int pairs, int messageSize, string label,
         List<(IPipeEnd A, IPipeEnd B)> ends)
     {
         return targetName == Target.Floor
