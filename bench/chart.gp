@@ -56,6 +56,7 @@ set xtics nomirror
 
 # 3. Pipe throughput cost.
 set title "Pipe: server CPU s per GB relayed (lower is better)"
+set key top right
 set ylabel "CPU s per GB"
 set yrange [0:*]
 if (count(pipe, 2) > 0) {
@@ -64,6 +65,8 @@ if (count(pipe, 2) > 0) {
        "" using 4 lc rgb floor title "TCP floor (socat)"
 } else { eval empty }
 eval reset_axes
+
+set key top left
 
 # 4. Latency.
 set title "One-hop latency at a moderate rate (lower is better)"

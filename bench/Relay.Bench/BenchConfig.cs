@@ -57,8 +57,11 @@ internal sealed class BenchConfig
 
     public int SourceAddresses { get; init; } = 16;
 
-    /// <summary>How long every measurement warms its server up first (JIT tiers, buffers, pools).</summary>
-    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// How long every measurement warms its server up first. Measured here: after 2 s Relay's JIT tiers
+    /// (tiered PGO) are still compiling, costing up to 2x CPU per pairing or per GB; after 10 s they have settled.
+    /// </summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(10);
 
     public IReadOnlyList<string> GatewayArguments { get; init; } = [];
 
@@ -122,7 +125,7 @@ internal sealed class BenchConfig
             PipeBytesPerDirection64K = quick ? 8L << 20 : 64L << 20,
             Pairings = quick ? 500 : 4_000,
             LatencyDuration = TimeSpan.FromSeconds(quick ? 3 : 10),
-            Warmup = TimeSpan.FromSeconds(Optional("--warmup") is { } w ? double.Parse(w, CultureInfo.InvariantCulture) : quick ? 0.5 : 2),
+            Warmup = TimeSpan.FromSeconds(Optional("--warmup") is { } w ? double.Parse(w, CultureInfo.InvariantCulture) : quick ? 0.5 : 10),
             GatewayArguments = Optional("--gateway-args") is { } g ? g.Split(' ', StringSplitOptions.RemoveEmptyEntries) : [],
             GatewayEnvironment = Optional("--gateway-env") is { } e
                 ? List(e).Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : "")
