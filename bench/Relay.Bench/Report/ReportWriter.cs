@@ -120,7 +120,7 @@ internal sealed class ReportWriter(BenchConfig config, Results results, IReadOnl
             var at16K = storm.FirstOrDefault(s => s.Peers == 16_000);
             var headline = at16K.Case is null ? storm[^1] : at16K;
             checks.Add(new TargetCheck($"introduction storm: joins/s at {headline.Peers:N0} peers", "≥ 50,000",
-                $"{headline.JoinsPerSecond:#,0} (reference {results.Median(BenchConfig.Storm, headline.Case, Reference, "joins_per_s"):#,0})",
+                $"{headline.JoinsPerSecond:#,0} (reference {ReferenceJoins(headline.Case)})",
                 headline.JoinsPerSecond >= 50_000));
             var flatness = storm[^1].JoinsPerSecond / storm[0].JoinsPerSecond;
             checks.Add(new TargetCheck($"introduction storm: flat from {storm[0].Peers:N0} to {storm[^1].Peers:N0} peers",
@@ -137,6 +137,13 @@ internal sealed class ReportWriter(BenchConfig config, Results results, IReadOnl
         }
 
         return checks;
+
+        string ReferenceJoins(string @case)
+        {
+            var joins = results.Median(BenchConfig.Storm, @case, Reference, "joins_per_s");
+            return !double.IsNaN(joins) ? joins.ToString("#,0", Invariant)
+                : results.SkipOf(BenchConfig.Storm, @case, Reference) is { } skip ? $"skipped: {skip.Reason}" : "not measured";
+        }
 
         static TargetCheck Check(string name, string goal, double ratio, double limit, string detail) =>
             new(name, goal, double.IsNaN(ratio) ? "not measured" : $"{ratio:0.00} × ({detail})", double.IsNaN(ratio) ? null : ratio <= limit);
