@@ -81,7 +81,9 @@ internal sealed class WebSocketServer : Target
         if (name == Relay)
         {
             // The gateway as built in Release, on its default configuration, with the relay's idle timeout
-            // and server pings off (they would only add noise to storms and idle peers) and quiet logs.
+            // and server pings off (they would only add noise to storms and idle peers), quiet logs, and
+            // no admission caps: the load generator opens thousands of sockets from a few loopback
+            // addresses, and the reference has no such caps.
             process = ServerProcess.Start("dotnet",
                 [
                     config.GatewayDll,
@@ -90,6 +92,8 @@ internal sealed class WebSocketServer : Target
                     "--Logging:LogLevel:Relay=Warning",
                     "--Relay:KeepAliveInterval=00:00:00",
                     "--Relay:Introduction:IdleTimeout=00:00:00",
+                    "--Relay:Admission:MaxConcurrentSocketsPerClient=0",
+                    "--Relay:Admission:NewSocketsPerSecondPerClient=0",
                     .. config.GatewayArguments,
                 ],
                 config.LogDirectory,
