@@ -2,6 +2,7 @@ using System.Reflection;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.Options;
 using Relay;
+using Relay.Gateway.Hosting;
 using Relay.Gateway.Telemetry;
 
 namespace Relay.Gateway;
@@ -23,6 +24,7 @@ internal static class GatewayApp
 
         builder.Services.AddReverseProxy().LoadFromConfig(builder.Configuration.GetSection("ReverseProxy"));
         builder.Services.AddRelay(builder.Configuration.GetSection(RelayOptions.SectionName));
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
         builder.Services.AddHealthChecks();
         builder.Services.AddGatewayTelemetry();
         builder.Services.AddAuthentication();

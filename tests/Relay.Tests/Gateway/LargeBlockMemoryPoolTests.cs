@@ -1,0 +1,70 @@
+using Microsoft.AspNetCore.Connections;
+using Relay.Gateway.Hosting;
+using Relay.Tests.Infrastructure;
+
+namespace Relay.Tests.Gateway;
+
+public sealed class LargeBlockMemoryPoolTests
+{
+    [Fact]
+    public void Rent_GivesAPinnedBlockOfTheBlockSize_BackedByAnArray()
+    {
+        using var pool = new LargeBlockMemoryPool();
+        using var owner = pool.Rent();
+
+        Assert.Equal(32 * 1024, owner.Memory.Length);
+        Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(owner.Memory, out var segment));
+        using var handle = owner.Memory.Pin();
+        unsafe
+        {
+            fixed (byte* address = segment.Array)
+            {
+                Assert.True(handle.Pointer == address);
+            }
+        }
+    }
+
+    [Fact]
+    public void ReturnedBlock_IsReused_AndReturningTwiceReturnsOnce()
+    {
+        using var pool = new LargeBlockMemoryPool();
+        var first = pool.Rent();
+        var memory = first.Memory;
+        first.Dispose();
+        first.Dispose();
+
+        Assert.Equal(1, pool.RetainedBlocks);
+        using var second = pool.Rent();
+        using var third = pool.Rent();
+        Assert.True(second.Memory.Span == memory.Span);
+        Assert.False(third.Memory.Span == memory.Span);
+        Assert.Equal(0, pool.RetainedBlocks);
+    }
+
+    [Fact]
+    public void FreeList_KeepsNoMoreThanItsCap()
+    {
+        using var pool = new LargeBlockMemoryPool(blockSize: 1024, maxRetainedBlocks: 3);
+        var owners = Enumerable.Range(0, 10).Select(_ => pool.Rent()).ToList();
+
+        owners.ForEach(owner => owner.Dispose());
+
+        Assert.Equal(3, pool.RetainedBlocks);
+    }
+
+    [Fact]
+    public void Rent_LargerThanABlock_Throws()
+    {
+        using var pool = new LargeBlockMemoryPool(blockSize: 1024);
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => pool.Rent(1025));
+    }
+
+    [Fact]
+    public async Task Gateway_GivesKestrelTheLargeBlockPool()
+    {
+        await using var gateway = await TestGateway.StartAsync();
+
+        Assert.IsType<LargeBlockMemoryPoolFactory>(gateway.GetService<IMemoryPoolFactory<byte>>());
+    }
+}
