@@ -8,6 +8,8 @@ set key top left
 set grid ytics
 title = system("cat '".dir."/chart/title.txt'")
 relay = "#1f77b4"; reference = "#d62728"; floor = "#7f7f7f"
+# The same colours as numbers, for panels with one bar per target (lc rgb variable).
+target_colour(name) = name eq "Relay" ? 0x1f77b4 : 0xd62728
 
 # How many measured values column c of file f holds; a panel with none says so instead of failing.
 count(f, c) = int(system(sprintf("awk '!/^#/ && $%d != \"?\" && NF >= %d {n++} END {print n+0}' '%s'", c, c, f)))
@@ -78,21 +80,23 @@ if (count(latency, 2) > 0) {
 } else { eval empty }
 eval reset_axes
 
-# 5. Idle footprint.
+# 5. Idle footprint (boxes, not histograms: a colour per target needs lc rgb variable).
+set xrange [-0.75:1.75]
 set title "Idle introduction peers: RSS per peer (lower is better)"
 set ylabel "KiB per peer"
 set yrange [0:*]
 if (count(servers, 2) > 0) {
-  plot servers using 2:xtic(1) lc rgb relay notitle
+  plot servers using 0:2:(0.5):(target_colour(stringcolumn(1))):xtic(1) with boxes lc rgb variable notitle
 } else { eval empty }
 eval reset_axes
 
 # 6. Pairing rate.
+set xrange [-0.75:1.75]
 set title "Pairing rate (higher is better)"
 set ylabel "complete pairings/s"
 set yrange [0:*]
 if (count(servers, 3) > 0) {
-  plot servers using 3:xtic(1) lc rgb reference notitle
+  plot servers using 0:3:(0.5):(target_colour(stringcolumn(1))):xtic(1) with boxes lc rgb variable notitle
 } else { eval empty }
 
 unset multiplot
