@@ -42,7 +42,7 @@ internal sealed partial class RelayAdmissionPolicy : IRateLimiterPolicy<string>,
             return RateLimitPartition.GetNoLimiter(client);
         }
 
-        return RateLimitPartition.Get(client, _ => new ClientLimiter(_global, _options));
+        return RateLimitPartition.Get(client, _ => RelayClientLimiter.Create(_global, _options));
     }
 
     public void Dispose() => _global?.Dispose();
@@ -60,68 +60,6 @@ internal sealed partial class RelayAdmissionPolicy : IRateLimiterPolicy<string>,
 
         http.Response.ContentType = "text/plain; charset=utf-8";
         return new ValueTask(http.Response.WriteAsync("Too many relay sockets from this client or in total; try again later.", cancellationToken));
-    }
-
-    /// <summary>
-    /// One client's limiters chained with the shared global one. It owns (and disposes) only its own:
-    /// the partitioned limiter disposes idle partitions, and the global cap must outlive them.
-    /// </summary>
-    private sealed class ClientLimiter : RateLimiter
-    {
-        private readonly ConcurrencyLimiter? _sockets;
-        private readonly TokenBucketRateLimiter? _rate;
-        private readonly RateLimiter _chain;
-
-        public ClientLimiter(ConcurrencyLimiter? global, RelayAdmissionOptions options)
-        {
-            var limiters = new List<RateLimiter>(3);
-            if (options.NewSocketsPerSecondPerClient > 0)
-            {
-                _rate = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-                {
-                    TokenLimit = options.NewSocketsBurstPerClient,
-                    TokensPerPeriod = options.NewSocketsPerSecondPerClient,
-                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                    QueueLimit = 0,
-                    AutoReplenishment = true,
-                });
-                limiters.Add(_rate);
-            }
-
-            if (options.MaxConcurrentSocketsPerClient > 0)
-            {
-                _sockets = new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = options.MaxConcurrentSocketsPerClient, QueueLimit = 0 });
-                limiters.Add(_sockets);
-            }
-
-            if (global is not null)
-            {
-                limiters.Add(global);
-            }
-
-            _chain = CreateChained([.. limiters]);
-        }
-
-        public override TimeSpan? IdleDuration => _chain.IdleDuration;
-
-        public override RateLimiterStatistics? GetStatistics() => _chain.GetStatistics();
-
-        protected override RateLimitLease AttemptAcquireCore(int permitCount) => _chain.AttemptAcquire(permitCount);
-
-        protected override ValueTask<RateLimitLease> AcquireAsyncCore(int permitCount, CancellationToken cancellationToken) =>
-            _chain.AcquireAsync(permitCount, cancellationToken);
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                _chain.Dispose();
-                _sockets?.Dispose();
-                _rate?.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
     }
 
     private static partial class Log
