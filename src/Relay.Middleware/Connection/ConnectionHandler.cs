@@ -71,6 +71,13 @@ internal sealed partial class ConnectionHandler(
         if (partner is not null)
         {
             StartPairing(first: partner, second: half);
+            if (sessions.IsStopping)
+            {
+                // The drain may have passed both halves while neither was waiting nor paired yet.
+                partner.CloseForShutdown();
+                half.CloseForShutdown();
+            }
+
             receive = half.Socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None);
         }
         else
