@@ -6,9 +6,9 @@ namespace Relay.Gateway;
 /// <summary><c>GET /</c>: a small self-contained page saying what this is, with live counts.</summary>
 internal static class StatusPage
 {
-    public static IResult Render(RelayStatus status)
+    public static IResult Render(IRelayStatus status)
     {
-        var s = status.Snapshot();
+        var s = status.GetSnapshot();
         var html = string.Create(CultureInfo.InvariantCulture, $$"""
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><title>Relay</title>

@@ -44,7 +44,7 @@ public static class RelayServiceCollectionExtensions
         services.TryAddSingleton<IntroductionHandler>();
         services.TryAddSingleton<ConnectionHandler>();
         services.TryAddSingleton<RelayDispatcher>();
-        services.TryAddSingleton<RelayStatus>();
+        services.TryAddSingleton<IRelayStatus, RelayStatus>();
         services.TryAddSingleton<RelayAdmissionPolicy>();
         services.AddRateLimiter();
         services.AddOptions<RateLimiterOptions>().Configure<RelayAdmissionPolicy>(

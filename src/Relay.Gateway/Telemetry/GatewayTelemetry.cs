@@ -3,7 +3,6 @@ using System.Reflection;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
-using Relay.Telemetry;
 
 namespace Relay.Gateway.Telemetry;
 
@@ -16,8 +15,7 @@ namespace Relay.Gateway.Telemetry;
 internal sealed partial class GatewayTelemetry(
     IMeterFactory meterFactory,
     IConfiguration configuration,
-    ILogger<GatewayTelemetry> logger,
-    RelayMetrics? relayMetrics = null)
+    ILogger<GatewayTelemetry> logger)
     : IHostedService, IDisposable
 {
     public const string DefaultServiceName = "relay-gateway";
@@ -25,7 +23,7 @@ internal sealed partial class GatewayTelemetry(
     /// <summary>The meters exported. All are built into .NET 10 except the relay's own.</summary>
     public static readonly string[] Meters =
     [
-        RelayMetrics.MeterName,
+        RelayMeter.Name,
         "Microsoft.AspNetCore.Hosting",
         "Microsoft.AspNetCore.Server.Kestrel",
         "Microsoft.AspNetCore.Diagnostics",
@@ -77,8 +75,6 @@ internal sealed partial class GatewayTelemetry(
             });
         });
 
-        // Now that the SDK listens, every relay series can start at 0.
-        relayMetrics?.RecordZeros();
         Prometheus = prometheus;
         Log.Started(logger, OtlpEnabled);
         return Task.CompletedTask;

@@ -50,7 +50,7 @@ internal sealed partial class RelayAdmissionPolicy : IRateLimiterPolicy<string>,
     private ValueTask RejectAsync(OnRejectedContext context, CancellationToken cancellationToken)
     {
         var http = context.HttpContext;
-        _metrics.Rejected(RejectionReasons.OverLimit);
+        _metrics.Rejected(RejectionReason.OverLimit);
         Log.Refused(_logger, http.Connection.RemoteIpAddress?.ToString(), http.Request.Path);
         http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
         if (context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter))

@@ -19,7 +19,7 @@ internal sealed partial class RelaySocketAcceptor(
     {
         if (sessions.IsStopping)
         {
-            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, RejectionReasons.ShuttingDown,
+            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, RejectionReason.ShuttingDown,
                 "The relay is shutting down.").ConfigureAwait(false);
             return false;
         }
@@ -27,7 +27,7 @@ internal sealed partial class RelaySocketAcceptor(
         if (!context.WebSockets.IsWebSocketRequest)
         {
             context.Response.Headers[HeaderNames.Upgrade] = "websocket";
-            await RefuseAsync(context, StatusCodes.Status426UpgradeRequired, RejectionReasons.NotWebSocket,
+            await RefuseAsync(context, StatusCodes.Status426UpgradeRequired, RejectionReason.NotWebSocket,
                 "This relay endpoint only accepts WebSocket connections.").ConfigureAwait(false);
             return false;
         }
@@ -42,7 +42,7 @@ internal sealed partial class RelaySocketAcceptor(
             KeepAliveTimeout = options.KeepAliveTimeout,
         });
 
-    public Task RefuseAsync(HttpContext context, int statusCode, string reason, string message)
+    public Task RefuseAsync(HttpContext context, int statusCode, RejectionReason reason, string message)
     {
         metrics.Rejected(reason);
         Log.Refused(logger, context.Request.Path, statusCode, reason);
@@ -54,6 +54,6 @@ internal sealed partial class RelaySocketAcceptor(
     private static partial class Log
     {
         [LoggerMessage(RelayEventIds.RequestRefused, LogLevel.Information, "Refused relay request {Path} with {StatusCode} ({Reason}).")]
-        public static partial void Refused(ILogger logger, PathString path, int statusCode, string reason);
+        public static partial void Refused(ILogger logger, PathString path, int statusCode, RejectionReason reason);
     }
 }

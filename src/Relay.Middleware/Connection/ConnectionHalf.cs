@@ -50,7 +50,7 @@ internal sealed class ConnectionHalf : IRelaySession
     public Task<ConnectionHalf?> Partner => _partner.Task;
 
     /// <summary>Why the wait ended without a partner: the close code this half gets and the metric result.</summary>
-    public (WebSocketCloseStatus Status, string Reason, string Result, string? Rejection) WaitEnd { get; private set; }
+    public (WebSocketCloseStatus Status, string Reason, Telemetry.PairingResult Result, Telemetry.RejectionReason? Rejection) WaitEnd { get; private set; }
 
     /// <summary>Completes once a close frame has been sent on this socket (or the socket is gone).</summary>
     public Task CloseSent => _closeSent.Task;
@@ -63,7 +63,7 @@ internal sealed class ConnectionHalf : IRelaySession
     }
 
     /// <summary>Ends the wait without a partner. The caller has already removed the half from the broker.</summary>
-    public void EndWait(WebSocketCloseStatus status, string reason, string result, string? rejection)
+    public void EndWait(WebSocketCloseStatus status, string reason, Telemetry.PairingResult result, Telemetry.RejectionReason? rejection)
     {
         WaitEnd = (status, reason, result, rejection);
         _partner.TrySetResult(null);
@@ -141,7 +141,7 @@ internal sealed class ConnectionHalf : IRelaySession
         if (now >= Volatile.Read(ref _pendingDeadline) && _broker.TryRemove(this))
         {
             EndWait((WebSocketCloseStatus)RelayCloseCodes.Timeout, "No partner arrived in time",
-                Telemetry.PairingResults.Expired, Telemetry.RejectionReasons.PendingTimeout);
+                Telemetry.PairingResult.Expired, Telemetry.RejectionReason.PendingTimeout);
             return;
         }
 
@@ -150,14 +150,14 @@ internal sealed class ConnectionHalf : IRelaySession
         {
             // This peer stopped reading while its partner kept writing: end the pairing, and abort this
             // socket, whose send gate the stuck send holds.
-            stalled.End(RelayCloseCodes.Timeout, "Partner stopped reading", Telemetry.RejectionReasons.StalledReader);
+            stalled.End(RelayCloseCodes.Timeout, "Partner stopped reading", Telemetry.RejectionReason.StalledReader);
             Abort();
             return;
         }
 
         if (Pairing is { } pairing && ReferenceEquals(pairing.First, this) && now - pairing.StartedAt >= _maxPairingTicks)
         {
-            pairing.End(RelayCloseCodes.Timeout, "Pairing lasted its maximum duration", Telemetry.RejectionReasons.PairingLimit);
+            pairing.End(RelayCloseCodes.Timeout, "Pairing lasted its maximum duration", Telemetry.RejectionReason.PairingLimit);
         }
     }
 
@@ -166,7 +166,7 @@ internal sealed class ConnectionHalf : IRelaySession
         if (_broker.TryRemove(this))
         {
             EndWait(WebSocketCloseStatus.EndpointUnavailable, "Server shutting down",
-                Telemetry.PairingResults.Abandoned, Telemetry.RejectionReasons.ShuttingDown);
+                Telemetry.PairingResult.Abandoned, Telemetry.RejectionReason.ShuttingDown);
         }
         else if (Pairing is not null)
         {

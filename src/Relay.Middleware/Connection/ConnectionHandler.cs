@@ -35,7 +35,7 @@ internal sealed partial class ConnectionHandler(
 
         if (!ids.IsValid(localPeerId) || !ids.IsValid(remotePeerId) || !ids.IsValid(documentId))
         {
-            await acceptor.RefuseAsync(context, StatusCodes.Status400BadRequest, RejectionReasons.InvalidId,
+            await acceptor.RefuseAsync(context, StatusCodes.Status400BadRequest, RejectionReason.InvalidId,
                 "Invalid peer or document id.").ConfigureAwait(false);
             return;
         }
@@ -63,7 +63,7 @@ internal sealed partial class ConnectionHandler(
         {
             Log.ConnectionReplaced(logger, half.Key.Local, half.Key.Remote, half.Key.DocumentId);
             replaced.EndWait((WebSocketCloseStatus)RelayCloseCodes.Replaced, "Replaced by a newer request for this pairing",
-                PairingResults.Replaced, RejectionReasons.Replaced);
+                PairingResult.Replaced, RejectionReason.Replaced);
         }
 
         ValueTask<ValueWebSocketReceiveResult> receive;
@@ -119,9 +119,8 @@ internal sealed partial class ConnectionHandler(
     private void StartPairing(ConnectionHalf first, ConnectionHalf second)
     {
         var pairing = new Pairing(first, second, sessions.Now, broker, metrics);
-        metrics.ConnectionPendingEnded(PairingResults.Paired, sessions.Elapsed(first.ArrivedAt));
+        metrics.WaitEnded(PairingResult.Paired, sessions.Elapsed(first.ArrivedAt));
         broker.PairingStarted();
-        metrics.PairingStarted();
         Log.ConnectionPaired(logger, second.Key.Local, second.Key.Remote, second.Key.DocumentId);
 
         // The second half is paired before the first learns of it, so a pump never sees a half without its pairing.
@@ -157,7 +156,7 @@ internal sealed partial class ConnectionHandler(
                 if (broker.TryRemove(half))
                 {
                     half.EndWait(socket.CloseStatus ?? WebSocketCloseStatus.Empty, socket.CloseStatusDescription ?? "",
-                        PairingResults.Abandoned, rejection: null);
+                        PairingResult.Abandoned, rejection: null);
                     return (receive, true);
                 }
 
@@ -175,7 +174,7 @@ internal sealed partial class ConnectionHandler(
                 {
                     half.EndWait((WebSocketCloseStatus)RelayCloseCodes.MessageTooBig,
                         $"More than {_limits.MaxHeldBytes} bytes or {_limits.MaxHeldFrames} frames sent before the partner arrived",
-                        PairingResults.Abandoned, RejectionReasons.HeldTooMuch);
+                        PairingResult.Abandoned, RejectionReason.HeldTooMuch);
                     return (receive, false);
                 }
 
@@ -190,10 +189,10 @@ internal sealed partial class ConnectionHandler(
     private async Task EndWaitAsync(ConnectionHalf half, byte[] buffer, Task<ValueWebSocketReceiveResult> inFlight, bool abandoned)
     {
         var (status, reason, result, rejection) = half.WaitEnd;
-        metrics.ConnectionPendingEnded(result, sessions.Elapsed(half.ArrivedAt));
-        if (rejection is not null)
+        metrics.WaitEnded(result, sessions.Elapsed(half.ArrivedAt));
+        if (rejection is { } rejected)
         {
-            metrics.Rejected(rejection);
+            metrics.Rejected(rejected);
             Log.ConnectionClosedByRelay(logger, half.Key.Local, half.Key.Remote, half.Key.DocumentId, (int)status, reason);
         }
         else
@@ -306,7 +305,7 @@ internal sealed partial class ConnectionHandler(
         messageBytes += bytes;
         if (_limits.MaxMessageBytes > 0 && messageBytes > _limits.MaxMessageBytes)
         {
-            pairing.End(RelayCloseCodes.MessageTooBig, $"Message larger than {_limits.MaxMessageBytes} bytes", RejectionReasons.MessageTooBig);
+            pairing.End(RelayCloseCodes.MessageTooBig, $"Message larger than {_limits.MaxMessageBytes} bytes", RejectionReason.MessageTooBig);
             return false;
         }
 
@@ -317,7 +316,7 @@ internal sealed partial class ConnectionHandler(
 
         if (_limits.MaxBytesPerPairing > 0 && pairing.AddBytes(bytes) > _limits.MaxBytesPerPairing)
         {
-            pairing.End(RelayCloseCodes.OverLimit, $"Pairing relayed more than {_limits.MaxBytesPerPairing} bytes", RejectionReasons.PairingLimit);
+            pairing.End(RelayCloseCodes.OverLimit, $"Pairing relayed more than {_limits.MaxBytesPerPairing} bytes", RejectionReason.PairingLimit);
             return false;
         }
 

@@ -31,7 +31,7 @@ internal sealed class Pairing(ConnectionHalf first, ConnectionHalf second, long 
     /// Ends the pairing on the relay's initiative: both halves are sent a close frame with
     /// <paramref name="code"/>. A half whose reader is stuck gets aborted instead by the stall check.
     /// </summary>
-    public void End(int code, string reason, string rejectionReason)
+    public void End(int code, string reason, RejectionReason rejectionReason)
     {
         if (Interlocked.Exchange(ref _ending, 1) != 0)
         {
@@ -50,7 +50,6 @@ internal sealed class Pairing(ConnectionHalf first, ConnectionHalf second, long 
         if (Interlocked.Decrement(ref _liveHalves) == 0)
         {
             broker.PairingEnded();
-            metrics.PairingEnded();
         }
     }
 }

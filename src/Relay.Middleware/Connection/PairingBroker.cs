@@ -1,9 +1,7 @@
-using Relay.Telemetry;
-
 namespace Relay.Connection;
 
 /// <summary>Waiting halves by request, so a reciprocal request finds its partner in O(1).</summary>
-internal sealed class PairingBroker(RelayMetrics metrics)
+internal sealed class PairingBroker
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<PairingKey, ConnectionHalf> _pending = [];
@@ -41,9 +39,6 @@ internal sealed class PairingBroker(RelayMetrics metrics)
 
             _pending.Remove(half.Key, out replaced);
             _pending.Add(half.Key, half);
-
-            // Counted under the lock, so a partner's decrement can never come first.
-            metrics.ConnectionPending();
             return null;
         }
     }

@@ -38,20 +38,19 @@ internal sealed partial class IntroductionHandler(
 
         if (!ids.IsValid(peerId))
         {
-            await acceptor.RefuseAsync(context, StatusCodes.Status400BadRequest, RejectionReasons.InvalidId, "Invalid peer id.").ConfigureAwait(false);
+            await acceptor.RefuseAsync(context, StatusCodes.Status400BadRequest, RejectionReason.InvalidId, "Invalid peer id.").ConfigureAwait(false);
             return;
         }
 
         var socket = await acceptor.AcceptAsync(context).ConfigureAwait(false);
         var session = new PeerSession(peerId!, socket, sessions, options, metrics, logger);
         sessions.Add(session);
-        metrics.PeerConnected();
         Log.PeerConnected(logger, session.PeerId);
 
         if (registry.Register(session) is { } replaced)
         {
             Log.PeerReplaced(logger, session.PeerId);
-            metrics.Rejected(RejectionReasons.Replaced);
+            metrics.Rejected(RejectionReason.Replaced);
             replaced.RequestClose((WebSocketCloseStatus)RelayCloseCodes.Replaced, "Replaced by a newer session for this peer id");
         }
 
@@ -75,7 +74,6 @@ internal sealed partial class IntroductionHandler(
             session.RequestClose(socket.CloseStatus ?? WebSocketCloseStatus.Empty, socket.CloseStatusDescription);
             await session.CloseSent.ConfigureAwait(false);
             sessions.Remove(session);
-            metrics.PeerDisconnected();
             Log.PeerDisconnected(logger, session.PeerId, socket.CloseStatus);
             socket.Dispose();
         }
@@ -115,7 +113,7 @@ internal sealed partial class IntroductionHandler(
                     {
                         if (length == _maxMessageBytes)
                         {
-                            session.CloseByRelay(RelayCloseCodes.MessageTooBig, RejectionReasons.MessageTooBig, $"Message larger than {_maxMessageBytes} bytes");
+                            session.CloseByRelay(RelayCloseCodes.MessageTooBig, RejectionReason.MessageTooBig, $"Message larger than {_maxMessageBytes} bytes");
                             await DiscardUntilCloseAsync(socket, buffer).ConfigureAwait(false);
                             return;
                         }
@@ -166,18 +164,18 @@ internal sealed partial class IntroductionHandler(
         switch (frame)
         {
             case IntroductionFrame.Malformed:
-                metrics.ProtocolError(ProtocolErrorReasons.Malformed);
+                metrics.ProtocolError(ProtocolErrorReason.Malformed);
                 Log.MalformedMessage(logger, session.PeerId, message.Length);
                 return;
             case IntroductionFrame.UnknownType:
-                metrics.ProtocolError(ProtocolErrorReasons.UnknownType);
+                metrics.ProtocolError(ProtocolErrorReason.UnknownType);
                 Log.IgnoredMessage(logger, session.PeerId);
                 return;
             case IntroductionFrame.Heartbeat:
                 session.SpeaksJson = speaksJson;
                 return;
             case IntroductionFrame.TooManyDocuments:
-                session.CloseByRelay(RelayCloseCodes.MessageTooBig, RejectionReasons.TooManyDocuments,
+                session.CloseByRelay(RelayCloseCodes.MessageTooBig, RejectionReason.TooManyDocuments,
                     $"More than {_maxDocumentsPerMessage} documents in one message");
                 return;
         }
@@ -185,7 +183,7 @@ internal sealed partial class IntroductionHandler(
         session.SpeaksJson = speaksJson;
         if (!AllValid(request.Join) || !AllValid(request.Leave))
         {
-            session.CloseByRelay(RelayCloseCodes.BadRequest, RejectionReasons.InvalidId, "Invalid document id");
+            session.CloseByRelay(RelayCloseCodes.BadRequest, RejectionReason.InvalidId, "Invalid document id");
             return;
         }
 
@@ -202,11 +200,11 @@ internal sealed partial class IntroductionHandler(
         switch (registry.Join(session, request.Join, introductions))
         {
             case JoinResult.TooManyDocuments:
-                session.CloseByRelay(RelayCloseCodes.OverLimit, RejectionReasons.TooManyDocuments,
+                session.CloseByRelay(RelayCloseCodes.OverLimit, RejectionReason.TooManyDocuments,
                     $"More than {options.Introduction.MaxDocumentsPerPeer} documents joined");
                 return;
             case JoinResult.DocumentFull:
-                session.CloseByRelay(RelayCloseCodes.OverLimit, RejectionReasons.DocumentFull,
+                session.CloseByRelay(RelayCloseCodes.OverLimit, RejectionReason.DocumentFull,
                     $"A document already has {options.Introduction.MaxPeersPerDocument} peers");
                 return;
         }

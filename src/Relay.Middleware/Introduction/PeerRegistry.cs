@@ -1,12 +1,10 @@
-using Relay.Telemetry;
-
 namespace Relay.Introduction;
 
 /// <summary>
 /// Connected peers and, for every document, the peers that joined it. Indexed by document, so a Join
 /// costs what its own documents and their members cost, never what the whole server holds.
 /// </summary>
-internal sealed class PeerRegistry(RelayOptions options, RelayMetrics metrics)
+internal sealed class PeerRegistry(RelayOptions options)
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, PeerSession> _peers = new(StringComparer.Ordinal);
@@ -110,7 +108,6 @@ internal sealed class PeerRegistry(RelayOptions options, RelayMetrics metrics)
                 {
                     members = [];
                     _members.Add(documentId, members);
-                    metrics.DocumentTracked();
                 }
 
                 foreach (var other in members)
@@ -171,7 +168,6 @@ internal sealed class PeerRegistry(RelayOptions options, RelayMetrics metrics)
         if (_members.TryGetValue(documentId, out var members) && members.Remove(session) && members.Count == 0)
         {
             _members.Remove(documentId);
-            metrics.DocumentUntracked();
         }
     }
 

@@ -102,7 +102,7 @@ internal sealed partial class PeerSession : IRelaySession
 
         if (message.Length > 0)
         {
-            CloseByRelay(RelayCloseCodes.OverLimit, RejectionReasons.QueueFull, "Too many introductions waiting; read faster");
+            CloseByRelay(RelayCloseCodes.OverLimit, RejectionReason.QueueFull, "Too many introductions waiting; read faster");
             return false;
         }
 
@@ -161,7 +161,7 @@ internal sealed partial class PeerSession : IRelaySession
     }
 
     /// <summary>Closes the peer because a limit was reached: counted, logged, and the close code sent.</summary>
-    public void CloseByRelay(int code, string reason, string description)
+    public void CloseByRelay(int code, RejectionReason reason, string description)
     {
         if (RequestClose((WebSocketCloseStatus)code, description))
         {
@@ -289,7 +289,7 @@ internal sealed partial class PeerSession : IRelaySession
         }
         else if (now >= Volatile.Read(ref _idleDeadline) && !IsClosing)
         {
-            CloseByRelay(RelayCloseCodes.Timeout, RejectionReasons.IdleTimeout, "Idle timeout");
+            CloseByRelay(RelayCloseCodes.Timeout, RejectionReason.IdleTimeout, "Idle timeout");
         }
     }
 
@@ -303,6 +303,6 @@ internal sealed partial class PeerSession : IRelaySession
         public static partial void SendFailed(ILogger logger, string peerId, Exception exception);
 
         [LoggerMessage(RelayEventIds.PeerClosedByRelay, LogLevel.Information, "Closing peer {PeerId} with {CloseCode}: {Reason}.")]
-        public static partial void ClosedByRelay(ILogger logger, string peerId, int closeCode, string reason);
+        public static partial void ClosedByRelay(ILogger logger, string peerId, int closeCode, RejectionReason reason);
     }
 }

@@ -1,133 +1,108 @@
 using System.Diagnostics.Metrics;
+using Relay.Connection;
+using Relay.Introduction;
 
 namespace Relay.Telemetry;
 
 /// <summary>
-/// The relay's instruments, on one <see cref="Meter"/> named <c>Relay</c> created through
+/// The relay's instruments, on one <see cref="Meter"/> named <see cref="RelayMeter.Name"/> created through
 /// <see cref="IMeterFactory"/>. Names follow OpenTelemetry conventions; every instrument has a unit.
-/// Up/down counters are always decremented with the tags they were incremented with.
+/// Levels (peers, documents, pending requests, pairings, held bytes) are observed from their owners, the
+/// registry and the broker, so no count is kept twice. Totals are kept here and observed too: every series,
+/// each tag value included, is exported from the first collection on (at 0), whichever host listens and
+/// whenever it starts, so <c>rate()</c> sees a counter's first increase and a panel shows 0, not "no data".
 /// </summary>
 internal sealed class RelayMetrics
 {
-    public const string MeterName = "Relay";
-
     /// <summary>The OpenTelemetry convention for "why it failed", used by the rejection and protocol-error counters.</summary>
     public const string ErrorTypeTag = "error.type";
 
     public const string PairingResultTag = "relay.pairing.result";
 
-    private readonly UpDownCounter<long> _activePeers;
-    private readonly Counter<long> _introductions;
-    private readonly UpDownCounter<long> _pendingConnections;
-    private readonly UpDownCounter<long> _activePairings;
-    private readonly Counter<long> _pairings;
+    private static readonly RejectionReason[] RejectionReasons = Enum.GetValues<RejectionReason>();
+    private static readonly ProtocolErrorReason[] ProtocolErrorReasons = Enum.GetValues<ProtocolErrorReason>();
+    private static readonly PairingResult[] PairingResults = Enum.GetValues<PairingResult>();
+
+    private readonly long[] _rejections = new long[RejectionReasons.Length];
+    private readonly long[] _protocolErrors = new long[ProtocolErrorReasons.Length];
+    private readonly long[] _pairings = new long[PairingResults.Length];
     private readonly Histogram<double> _pairingWait;
-    private readonly Counter<long> _relayedBytes;
-    private readonly Counter<long> _relayedMessages;
-    private readonly Counter<long> _rejectedConnections;
-    private readonly UpDownCounter<long> _trackedDocuments;
-    private readonly Counter<long> _protocolErrors;
+    private long _introductions;
+    private long _relayedBytes;
+    private long _relayedMessages;
 
-    public RelayMetrics(IMeterFactory meterFactory)
+    public RelayMetrics(IMeterFactory meterFactory, PeerRegistry peers, PairingBroker broker)
     {
-        var meter = meterFactory.Create(MeterName);
+        var meter = meterFactory.Create(RelayMeter.Name);
 
-        _activePeers = meter.CreateUpDownCounter<long>(
-            "relay.active_peers", "{peer}", "Peers connected to an introduction endpoint.");
-        _introductions = meter.CreateCounter<long>(
-            "relay.introductions", "{introduction}", "Introductions made: one per peer told of another peer sharing its documents.");
-        _trackedDocuments = meter.CreateUpDownCounter<long>(
-            "relay.documents", "{document}", "Documents at least one connected peer has joined.");
-        _pendingConnections = meter.CreateUpDownCounter<long>(
-            "relay.pending_connections", "{connection}", "Connection requests waiting for their partner.");
-        _activePairings = meter.CreateUpDownCounter<long>(
-            "relay.active_pairings", "{pairing}", "Pairs of connection sockets currently piped together.");
-        _pairings = meter.CreateCounter<long>(
-            "relay.pairings", "{pairing}", "Connection requests that ended their wait, by result.");
+        meter.CreateObservableUpDownCounter(
+            "relay.active_peers", () => (long)peers.PeerCount, "{peer}", "Peers connected to an introduction endpoint.");
+        meter.CreateObservableUpDownCounter(
+            "relay.documents", () => (long)peers.DocumentCount, "{document}", "Documents at least one connected peer has joined.");
+        meter.CreateObservableUpDownCounter(
+            "relay.pending_connections", () => (long)broker.PendingCount, "{connection}", "Connection requests waiting for their partner.");
+        meter.CreateObservableUpDownCounter(
+            "relay.active_pairings", () => (long)broker.ActivePairings, "{pairing}", "Pairs of connection sockets currently piped together.");
+        meter.CreateObservableUpDownCounter(
+            "relay.held_bytes", () => broker.HeldBytes, "By", "Bytes waiting connection requests have sent that wait for their partner.");
+
+        meter.CreateObservableCounter(
+            "relay.introductions", () => Volatile.Read(ref _introductions), "{introduction}",
+            "Introductions made: one per peer told of another peer sharing its documents.");
+        meter.CreateObservableCounter(
+            "relay.pairings", () => Observe(_pairings, PairingResults, PairingResultTag, static result => result.ToTag()), "{pairing}",
+            "Connection requests that ended their wait, by result.");
         _pairingWait = meter.CreateHistogram<double>(
             "relay.pairing.wait", "s", "How long the first half of a completed pairing waited for its partner.",
             tags: null,
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120] });
-        _relayedBytes = meter.CreateCounter<long>(
-            "relay.relayed_bytes", "By", "Payload bytes delivered through connection pipes, held frames included.");
-        _relayedMessages = meter.CreateCounter<long>(
-            "relay.relayed_messages", "{message}", "Complete messages delivered through connection pipes.");
-        _rejectedConnections = meter.CreateCounter<long>(
-            "relay.rejected_connections", "{connection}", "Relay requests and sockets refused or closed by a limit, by reason.");
-        _protocolErrors = meter.CreateCounter<long>(
-            "relay.protocol_errors", "{message}", "Introduction messages ignored because they were malformed, by reason.");
+        meter.CreateObservableCounter(
+            "relay.relayed_bytes", () => Volatile.Read(ref _relayedBytes), "By",
+            "Payload bytes delivered through connection pipes, held frames included.");
+        meter.CreateObservableCounter(
+            "relay.relayed_messages", () => Volatile.Read(ref _relayedMessages), "{message}",
+            "Complete messages delivered through connection pipes.");
+        meter.CreateObservableCounter(
+            "relay.rejected_connections", () => Observe(_rejections, RejectionReasons, ErrorTypeTag, static reason => reason.ToTag()), "{connection}",
+            "Relay requests and sockets refused or closed by a limit, by reason.");
+        meter.CreateObservableCounter(
+            "relay.protocol_errors", () => Observe(_protocolErrors, ProtocolErrorReasons, ErrorTypeTag, static reason => reason.ToTag()), "{message}",
+            "Introduction messages ignored because they were malformed, by reason.");
     }
 
-    /// <summary>
-    /// Records 0 on every up/down counter, every untagged counter, and every counter for each tag value
-    /// the relay can produce, so each series exists (at 0) before its first event. Without it a counter's
-    /// first increase is invisible to <c>rate()</c> and a panel shows "no data" instead of 0. Call after
-    /// metric listeners have started (measurements before that reach no one); calling again adds nothing.
-    /// </summary>
-    public void RecordZeros()
+    public void IntroductionSent() => Interlocked.Increment(ref _introductions);
+
+    /// <summary>A waiting half stopped waiting: paired (after <paramref name="waited"/>), replaced, expired or abandoned.</summary>
+    public void WaitEnded(PairingResult result, TimeSpan waited)
     {
-        _activePeers.Add(0);
-        _introductions.Add(0);
-        _trackedDocuments.Add(0);
-        _pendingConnections.Add(0);
-        _activePairings.Add(0);
-        _relayedBytes.Add(0);
-        _relayedMessages.Add(0);
-        foreach (var result in PairingResults.All)
-        {
-            _pairings.Add(0, new KeyValuePair<string, object?>(PairingResultTag, result));
-        }
-
-        foreach (var reason in RejectionReasons.All)
-        {
-            _rejectedConnections.Add(0, new KeyValuePair<string, object?>(ErrorTypeTag, reason));
-        }
-
-        foreach (var reason in ProtocolErrorReasons.All)
-        {
-            _protocolErrors.Add(0, new KeyValuePair<string, object?>(ErrorTypeTag, reason));
-        }
-    }
-
-    public void PeerConnected() => _activePeers.Add(1);
-
-    public void PeerDisconnected() => _activePeers.Add(-1);
-
-    public void IntroductionSent() => _introductions.Add(1);
-
-    public void DocumentTracked() => _trackedDocuments.Add(1);
-
-    public void DocumentUntracked() => _trackedDocuments.Add(-1);
-
-    public void ConnectionPending() => _pendingConnections.Add(1);
-
-    /// <summary>A waiting half stopped waiting: paired, replaced, expired or abandoned.</summary>
-    public void ConnectionPendingEnded(string result, TimeSpan waited)
-    {
-        _pendingConnections.Add(-1);
-        _pairings.Add(1, new KeyValuePair<string, object?>(PairingResultTag, result));
-        if (string.Equals(result, PairingResults.Paired, StringComparison.Ordinal))
+        Interlocked.Increment(ref _pairings[(int)result]);
+        if (result == PairingResult.Paired)
         {
             _pairingWait.Record(waited.TotalSeconds);
         }
     }
 
-    public void PairingStarted() => _activePairings.Add(1);
-
-    public void PairingEnded() => _activePairings.Add(-1);
-
     public void Relayed(int bytes, bool endOfMessage)
     {
-        _relayedBytes.Add(bytes);
+        Interlocked.Add(ref _relayedBytes, bytes);
         if (endOfMessage)
         {
-            _relayedMessages.Add(1);
+            Interlocked.Increment(ref _relayedMessages);
         }
     }
 
-    public void Rejected(string reason) =>
-        _rejectedConnections.Add(1, new KeyValuePair<string, object?>(ErrorTypeTag, reason));
+    public void Rejected(RejectionReason reason) => Interlocked.Increment(ref _rejections[(int)reason]);
 
-    public void ProtocolError(string reason) =>
-        _protocolErrors.Add(1, new KeyValuePair<string, object?>(ErrorTypeTag, reason));
+    public void ProtocolError(ProtocolErrorReason reason) => Interlocked.Increment(ref _protocolErrors[(int)reason]);
+
+    private static Measurement<long>[] Observe<T>(long[] totals, T[] values, string tag, Func<T, string> toTag)
+    {
+        var measurements = new Measurement<long>[values.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            measurements[i] = new Measurement<long>(Volatile.Read(ref totals[i]), new KeyValuePair<string, object?>(tag, toTag(values[i])));
+        }
+
+        return measurements;
+    }
 }

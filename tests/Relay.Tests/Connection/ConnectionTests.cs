@@ -17,7 +17,7 @@ public sealed class ConnectionTests : IAsyncLifetime
         _gateway.ConnectAsync($"/connection/{local}/{remote}/{document}");
 
     private async Task WaitForPendingAsync(int count) =>
-        await Eventually.TrueAsync(() => _gateway.GetService<RelayStatus>().Snapshot().PendingConnections == count, $"{count} connections wait");
+        await Eventually.TrueAsync(() => _gateway.GetService<IRelayStatus>().GetSnapshot().PendingConnections == count, $"{count} connections wait");
 
     [Fact]
     public async Task Pairing_PipesMessagesBothWays()
@@ -48,7 +48,7 @@ public sealed class ConnectionTests : IAsyncLifetime
         await alice.SendBinaryAsync([]);
         await alice.SendTextAsync("héllo ❤️");
         var sent = "text one".Length + 3 + "fragmented".Length + Encoding.UTF8.GetByteCount("héllo ❤️");
-        await Eventually.TrueAsync(() => _gateway.GetService<RelayStatus>().Snapshot().HeldBytes == sent, "the relay holds everything alice sent");
+        await Eventually.TrueAsync(() => _gateway.GetService<IRelayStatus>().GetSnapshot().HeldBytes == sent, "the relay holds everything alice sent");
 
         using var bob = await ConnectAsync("bob", "alice");
 
@@ -68,7 +68,7 @@ public sealed class ConnectionTests : IAsyncLifetime
         }
 
         // Delivered held frames are released, and the live pipe continues after them.
-        Assert.Equal(0, _gateway.GetService<RelayStatus>().Snapshot().HeldBytes);
+        Assert.Equal(0, _gateway.GetService<IRelayStatus>().GetSnapshot().HeldBytes);
         await alice.SendTextAsync("live");
         Assert.Equal("live", (await bob.ReceiveMessageAsync()).Text);
         await WebSocketTestExtensions.ClosePairAsync(alice, bob);
@@ -178,7 +178,7 @@ public sealed class ConnectionTests : IAsyncLifetime
         var (status, _) = await bob.ReceiveCloseAsync();
         Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, status);
         await bob.CloseQuietlyAsync();
-        await Eventually.TrueAsync(() => _gateway.GetService<RelayStatus>().Snapshot().ActivePairings == 0, "the pairing is over");
+        await Eventually.TrueAsync(() => _gateway.GetService<IRelayStatus>().GetSnapshot().ActivePairings == 0, "the pairing is over");
     }
 
     [Fact]
@@ -240,7 +240,7 @@ public sealed class ConnectionTests : IAsyncLifetime
         using var bob = await ConnectAsync("bob", "alice", "doc-2");
 
         await WaitForPendingAsync(2);
-        Assert.Equal(0, _gateway.GetService<RelayStatus>().Snapshot().ActivePairings);
+        Assert.Equal(0, _gateway.GetService<IRelayStatus>().GetSnapshot().ActivePairings);
         await WebSocketTestExtensions.ClosePairAsync(alice, bob);
     }
 

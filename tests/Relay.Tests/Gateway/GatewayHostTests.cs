@@ -21,7 +21,7 @@ public sealed class GatewayHostTests
         await using var gateway = await TestGateway.StartAsync();
         using var peer = await gateway.ConnectAsync("/introduction/alice");
         await peer.SendBinaryAsync(MsgPack.Join("doc-1"));
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot().Documents == 1, "the join is registered");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().Documents == 1, "the join is registered");
 
         var html = await gateway.Http.GetStringAsync("/");
 

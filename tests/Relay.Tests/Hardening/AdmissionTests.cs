@@ -30,7 +30,7 @@ public sealed class AdmissionTests
         Assert.Equal(1, recorder.Sum("relay.rejected_connections", "error.type", "over_limit"));
 
         await open[0].DisposeAsync();
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot().Peers == 2, "a socket closed");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().Peers == 2, "a socket closed");
         await using var admitted = await TestPeer.ConnectAsync(gateway, "peer-3");
         foreach (var peer in open.Skip(1))
         {

@@ -7,7 +7,7 @@ namespace Relay.Tests.Hardening;
 public sealed class ConnectionLimitTests
 {
     private static async Task WaitForPendingAsync(TestGateway gateway, int count) =>
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot().PendingConnections == count, $"{count} connections wait");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().PendingConnections == count, $"{count} connections wait");
 
     [Fact]
     public async Task WaitingHalf_WithoutPartner_IsClosedWith4408AfterPendingTimeout()
@@ -23,7 +23,7 @@ public sealed class ConnectionLimitTests
         await alice.CloseQuietlyAsync();
         await WaitForPendingAsync(gateway, 0);
         Assert.Equal(1, recorder.Sum("relay.pairings", "relay.pairing.result", "expired"));
-        Assert.Equal(0, gateway.GetService<RelayStatus>().Snapshot().HeldBytes);
+        Assert.Equal(0, gateway.GetService<IRelayStatus>().GetSnapshot().HeldBytes);
     }
 
     [Theory]
@@ -44,7 +44,7 @@ public sealed class ConnectionLimitTests
         Assert.Equal(4413, (int?)status);
         await alice.CloseQuietlyAsync();
         await WaitForPendingAsync(gateway, 0);
-        Assert.Equal(0, gateway.GetService<RelayStatus>().Snapshot().HeldBytes);
+        Assert.Equal(0, gateway.GetService<IRelayStatus>().GetSnapshot().HeldBytes);
     }
 
     [Fact]
@@ -86,7 +86,7 @@ public sealed class ConnectionLimitTests
         using var bob = await gateway.ConnectAsync("/connection/bob/alice/doc");
 
         await AssertBothClosedWithAsync(4408, alice, bob);
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot().ActivePairings == 0, "the pairing is over");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().ActivePairings == 0, "the pairing is over");
     }
 
     [Fact]
@@ -106,7 +106,7 @@ public sealed class ConnectionLimitTests
         Assert.True(flood.Sent < 64L * 1024 * 1024, $"the writer pushed {flood.Sent} bytes into a stalled pipe");
         Assert.Equal(1, recorder.Sum("relay.rejected_connections", "error.type", "stalled_reader"));
         await writer.CloseQuietlyAsync();
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot().ActivePairings == 0, "the pairing is over");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().ActivePairings == 0, "the pairing is over");
     }
 
     private static async Task AssertBothClosedWithAsync(int code, ClientWebSocket first, ClientWebSocket second)

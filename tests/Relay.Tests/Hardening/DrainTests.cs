@@ -18,7 +18,7 @@ public sealed class DrainTests
         var a = await gateway.ConnectAsync("/connection/alice/bob/doc");
         var b = await gateway.ConnectAsync("/connection/bob/alice/doc");
         var clients = new[] { peer, waiting, a, b };
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot() is { Peers: 1, PendingConnections: 1, ActivePairings: 1 }, "all sockets are up");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot() is { Peers: 1, PendingConnections: 1, ActivePairings: 1 }, "all sockets are up");
 
         // Each client answers the server's close, as a well-behaved client does.
         var answered = clients.Select(async socket =>
@@ -44,7 +44,7 @@ public sealed class DrainTests
             ["Relay:CloseTimeout"] = "00:01:00",
         });
         using var deaf = await gateway.ConnectAsync("/introduction/deaf");
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot().Peers == 1, "the peer is up");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().Peers == 1, "the peer is up");
 
         var stopwatch = Stopwatch.StartNew();
         await gateway.DisposeAsync();

@@ -48,7 +48,7 @@ public sealed class FaultTests
             sockets.Add(b);
         }
 
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot() is { Peers: 1000, ActivePairings: 400, PendingConnections: 100 }, "everything is connected");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot() is { Peers: 1000, ActivePairings: 400, PendingConnections: 100 }, "everything is connected");
 
         foreach (var socket in sockets)
         {
@@ -57,7 +57,7 @@ public sealed class FaultTests
         }
 
         await Eventually.TrueAsync(
-            () => gateway.GetService<RelayStatus>().Snapshot() == default && gateway.GetService<Relay.Lifetime.RelaySessions>().Count == 0,
+            () => gateway.GetService<IRelayStatus>().GetSnapshot() == default && gateway.GetService<Relay.Lifetime.RelaySessions>().Count == 0,
             "peers, documents, pending connections, pairings, held bytes and sessions are all gone",
             TimeSpan.FromSeconds(10));
         Assert.Equal(0, recorder.Sum("relay.active_peers"));

@@ -40,7 +40,7 @@ public sealed class HostileInputTests
 
         // The WebSocket layer fails the connection: a 1007 close frame, which the reset after it may overtake.
         Assert.True(await offender.Socket.ReceiveEndAsync() is null or WebSocketCloseStatus.InvalidPayloadData);
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot().Peers == 2, "the offender is gone");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().Peers == 2, "the offender is gone");
         await alice.JoinAsync("doc");
         await bob.JoinAsync("doc");
         await alice.ExpectIntroductionAsync("bob", "doc");

@@ -71,7 +71,7 @@ public sealed class IntroductionLimitTests
 
         var (status, _) = await alice.Socket.ReceiveCloseAsync();
         Assert.Equal(4413, (int?)status);
-        Assert.Equal(0, gateway.GetService<RelayStatus>().Snapshot().Documents);
+        Assert.Equal(0, gateway.GetService<IRelayStatus>().GetSnapshot().Documents);
     }
 
     [Fact]
@@ -152,7 +152,7 @@ public sealed class IntroductionLimitTests
         var documents = Enumerable.Range(0, 1000).Select(i => $"{i:D4}-{new string('x', 200)}").ToArray();
         await using var stalled = await TestPeer.ConnectAsync(gateway, "stalled");
         await stalled.JoinAsync(documents);
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot().Documents == 1000, "the stalled peer joined");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().Documents == 1000, "the stalled peer joined");
 
         for (var i = 0; recorder.Sum("relay.rejected_connections", "error.type", "queue_full") == 0; i++)
         {

@@ -29,9 +29,9 @@ public sealed class LivenessTests
         var response = new byte[1024];
         var read = await stream.ReadAsync(response);
         Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString(response, 0, read), StringComparison.Ordinal);
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot().Peers == 2, "both peers are connected");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().Peers == 2, "both peers are connected");
 
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot().Peers == 1, "the silent peer is dropped");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().Peers == 1, "the silent peer is dropped");
 
         Assert.Equal(WebSocketState.Open, healthy.Socket.State);
         Assert.False(healthyReceive.IsCompleted);

@@ -31,7 +31,7 @@ public sealed class MemoryBoundsTests
             halves.Add(await gateway.ConnectAsync($"/connection/waiting-{i}/absent/doc"));
         }
 
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot().PendingConnections == Halves, "every half waits");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().PendingConnections == Halves, "every half waits");
         var frame = new byte[64 * 1024];
         var baseline = GC.GetTotalMemory(forceFullCollection: true);
 
@@ -42,7 +42,7 @@ public sealed class MemoryBoundsTests
                 await half.SendBinaryAsync(frame);
             }
         }));
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot().HeldBytes == (long)Halves * MiB, "the relay holds 1 MiB for each half");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().HeldBytes == (long)Halves * MiB, "the relay holds 1 MiB for each half");
         var growth = GC.GetTotalMemory(forceFullCollection: true) - baseline;
 
         Assert.True(growth <= Halves * MiB * 5L / 4 + 16L * MiB, $"holding {Halves} MiB grew managed memory by {growth / MiB} MiB");
@@ -52,7 +52,7 @@ public sealed class MemoryBoundsTests
         var closes = await Task.WhenAll(halves.Select(half => half.ReceiveCloseAsync()));
         Assert.All(closes, close => Assert.Equal(4413, (int?)close.Status));
         await Task.WhenAll(halves.Select(half => half.CloseQuietlyAsync()));
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot() == default, "nothing is held any more");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot() == default, "nothing is held any more");
     }
 
     [Fact]

@@ -5,14 +5,17 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Relay.Tests.Infrastructure;
 
 /// <summary>
-/// Records the measurements of one host's <c>Relay</c> meter through a <see cref="MeterListener"/>.
-/// Meters from <see cref="IMeterFactory"/> carry the factory as their scope, so gateways running in
-/// parallel in the same process do not mix.
+/// Reads one host's <c>Relay</c> meter through a <see cref="MeterListener"/>: measurements of synchronous
+/// instruments as they happen, observable instruments (levels and totals) on demand. Meters from
+/// <see cref="IMeterFactory"/> carry the factory as their scope, so gateways running in parallel in the
+/// same process do not mix.
 /// </summary>
 internal sealed class MetricRecorder : IDisposable
 {
     private readonly MeterListener _listener = new();
+    private readonly Lock _observeLock = new();
     private readonly ConcurrentQueue<Measurement> _measurements = new();
+    private List<Measurement>? _observing;
 
     public MetricRecorder(IServiceProvider services, string meterName = "Relay")
     {
@@ -31,15 +34,40 @@ internal sealed class MetricRecorder : IDisposable
 
     public sealed record Measurement(string Instrument, double Value, IReadOnlyDictionary<string, object?> Tags);
 
+    /// <summary>Measurements of the synchronous instruments (the histogram) so far.</summary>
     public IReadOnlyCollection<Measurement> Measurements => _measurements;
 
-    /// <summary>The sum of every measurement of <paramref name="instrument"/> (optionally with one tag value).</summary>
-    public double Sum(string instrument, string? tag = null, object? tagValue = null) =>
-        _measurements
-            .Where(m => m.Instrument == instrument && (tag is null || (m.Tags.TryGetValue(tag, out var v) && Equals(v, tagValue))))
-            .Sum(m => m.Value);
+    /// <summary>One observation of every observable instrument, now.</summary>
+    public IReadOnlyList<Measurement> Observe()
+    {
+        lock (_observeLock)
+        {
+            _observing = [];
+            _listener.RecordObservableInstruments();
+            var observed = _observing;
+            _observing = null;
+            return observed;
+        }
+    }
 
-    public int Count(string instrument) => _measurements.Count(m => m.Instrument == instrument);
+    /// <summary>
+    /// The current value of <paramref name="instrument"/> (optionally of the series with one tag value): for
+    /// an observable instrument what it observes now, summed over matching series; for a synchronous one the
+    /// sum of its measurements so far.
+    /// </summary>
+    public double Sum(string instrument, string? tag = null, object? tagValue = null)
+    {
+        var observed = Observe().Where(m => m.Instrument == instrument).ToList();
+        var source = observed.Count > 0 ? observed : [.. _measurements.Where(m => m.Instrument == instrument)];
+        return source.Where(m => tag is null || (m.Tags.TryGetValue(tag, out var v) && Equals(v, tagValue))).Sum(m => m.Value);
+    }
+
+    /// <summary>How many measurements a synchronous instrument made, or how many series an observable one reports.</summary>
+    public int Count(string instrument)
+    {
+        var observed = Observe().Count(m => m.Instrument == instrument);
+        return observed > 0 ? observed : _measurements.Count(m => m.Instrument == instrument);
+    }
 
     private void Record<T>(Instrument instrument, T value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
         where T : struct
@@ -50,7 +78,16 @@ internal sealed class MetricRecorder : IDisposable
             copy[tag.Key] = tag.Value;
         }
 
-        _measurements.Enqueue(new Measurement(instrument.Name, Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture), copy));
+        var measurement = new Measurement(instrument.Name, Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture), copy);
+        if (instrument.IsObservable)
+        {
+            // Only RecordObservableInstruments calls back for these, and Observe holds the lock around it.
+            _observing?.Add(measurement);
+        }
+        else
+        {
+            _measurements.Enqueue(measurement);
+        }
     }
 
     public void Dispose() => _listener.Dispose();

@@ -32,7 +32,7 @@ public sealed class ReferenceClientTests
         }
 
         Assert.Equal("done", events[^1].GetProperty("event").GetString());
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot() is { Peers: 0, ActivePairings: 0, PendingConnections: 0 },
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot() is { Peers: 0, ActivePairings: 0, PendingConnections: 0 },
             "the clients' sockets are all gone");
     }
 

@@ -112,7 +112,7 @@ public sealed class IntroductionTests : IAsyncLifetime
         var alice = await TestPeer.ConnectAsync(_gateway, "alice");
         await alice.JoinAsync("doc");
         await alice.DisposeAsync();
-        await Eventually.TrueAsync(() => _gateway.GetService<RelayStatus>().Snapshot().Peers == 0, "alice is gone");
+        await Eventually.TrueAsync(() => _gateway.GetService<IRelayStatus>().GetSnapshot().Peers == 0, "alice is gone");
 
         await using var bob = await TestPeer.ConnectAsync(_gateway, "bob");
         await using var carol = await TestPeer.ConnectAsync(_gateway, "carol");
@@ -120,7 +120,7 @@ public sealed class IntroductionTests : IAsyncLifetime
         await carol.JoinAsync("doc");
 
         await bob.ExpectIntroductionAsync("carol", "doc");
-        Assert.Equal(1, _gateway.GetService<RelayStatus>().Snapshot().Documents);
+        Assert.Equal(1, _gateway.GetService<IRelayStatus>().GetSnapshot().Documents);
     }
 
     [Theory]
@@ -233,7 +233,7 @@ public sealed class IntroductionTests : IAsyncLifetime
         await bob.JoinAsync("old-doc", "doc");
         await second.ExpectIntroductionAsync("bob", "doc");
         await bob.ExpectIntroductionAsync("alice", "doc");
-        Assert.Equal(2, _gateway.GetService<RelayStatus>().Snapshot().Peers);
+        Assert.Equal(2, _gateway.GetService<IRelayStatus>().GetSnapshot().Peers);
     }
 
     [Theory]

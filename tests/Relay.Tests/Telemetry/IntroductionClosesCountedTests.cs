@@ -21,7 +21,7 @@ public sealed class IntroductionClosesCountedTests
         await peer.CloseQuietlyAsync();
 
         await Eventually.TrueAsync(() => recorder.Sum("relay.active_peers") == 0, "the peer is gone");
-        Assert.Equal(1, recorder.Sum("relay.rejected_connections", RelayMetrics.ErrorTypeTag, RejectionReasons.IdleTimeout));
+        Assert.Equal(1, recorder.Sum("relay.rejected_connections", RelayMetrics.ErrorTypeTag, RejectionReason.IdleTimeout.ToTag()));
         Assert.Equal(1, (await Scrape.FromAsync(gateway)).Value("relay_rejected_connections_total", ("error_type", "idle_timeout")));
     }
 
@@ -35,14 +35,14 @@ public sealed class IntroductionClosesCountedTests
         var documents = Enumerable.Range(0, 100).Select(i => $"document-number-{i:D4}").ToArray();
         await using var alice = await TestPeer.ConnectAsync(gateway, "alice");
         await alice.JoinAsync(documents);
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot().Documents == documents.Length, "alice's documents are tracked");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().Documents == documents.Length, "alice's documents are tracked");
 
         await using var bob = await TestPeer.ConnectAsync(gateway, "bob");
         await bob.JoinAsync(documents);
 
         await alice.ExpectIntroductionAsync("bob", documents);
         await bob.ExpectIntroductionAsync("alice", documents);
-        Assert.Equal(0, recorder.Sum("relay.rejected_connections", RelayMetrics.ErrorTypeTag, RejectionReasons.QueueFull));
+        Assert.Equal(0, recorder.Sum("relay.rejected_connections", RelayMetrics.ErrorTypeTag, RejectionReason.QueueFull.ToTag()));
         Assert.Equal(2, recorder.Sum("relay.introductions"));
     }
 }

@@ -49,7 +49,7 @@ public sealed class MetricsEndpointTests
         await using var busy = await TestGateway.StartAsync();
         await using var idle = await TestGateway.StartAsync();
         using var peer = await busy.ConnectAsync("/introduction/alice");
-        await Eventually.TrueAsync(() => busy.GetService<RelayStatus>().Snapshot().Peers == 1, "the peer is registered");
+        await Eventually.TrueAsync(() => busy.GetService<IRelayStatus>().GetSnapshot().Peers == 1, "the peer is registered");
 
         Assert.Equal(1, (await Scrape.FromAsync(busy)).Value("relay_active_peers"));
         Assert.Equal(0, (await Scrape.FromAsync(idle)).Value("relay_active_peers"));

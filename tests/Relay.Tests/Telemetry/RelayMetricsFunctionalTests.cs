@@ -22,7 +22,7 @@ public sealed class RelayMetricsFunctionalTests
         await alice.SendBinaryAsync(new byte[100]);
         await alice.SendBinaryAsync(new byte[30], endOfMessage: false);
         await alice.SendBinaryAsync(new byte[20]);
-        await Eventually.TrueAsync(() => gateway.GetService<RelayStatus>().Snapshot().PendingConnections == 1, "alice waits");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().PendingConnections == 1, "alice waits");
         using var bob = await gateway.ConnectAsync("/connection/bob/alice/doc");
         Assert.Equal(100, (await bob.ReceiveMessageAsync()).Payload.Length);
         Assert.Equal(50, (await bob.ReceiveMessageAsync()).Payload.Length);
@@ -57,13 +57,13 @@ public sealed class RelayMetricsFunctionalTests
         var bytes = totals.Sum(t => t.Bytes);
         var messages = totals.Sum(t => t.Messages);
 
-        var status = gateway.GetService<RelayStatus>();
-        await Eventually.TrueAsync(() => status.Snapshot() == default, "every pairing and wait has ended");
+        var status = gateway.GetService<IRelayStatus>();
+        await Eventually.TrueAsync(() => status.GetSnapshot() == default, "every pairing and wait has ended");
         await Eventually.TrueAsync(() => recorder.Sum("relay.active_pairings") == 0, "the active pairings are back to 0");
         Assert.Equal(bytes, recorder.Sum("relay.relayed_bytes"));
         Assert.Equal(messages, recorder.Sum("relay.relayed_messages"));
         Assert.Equal(0, recorder.Sum("relay.pending_connections"));
-        Assert.Equal(pairs, recorder.Sum("relay.pairings", RelayMetrics.PairingResultTag, PairingResults.Paired));
+        Assert.Equal(pairs, recorder.Sum("relay.pairings", RelayMetrics.PairingResultTag, PairingResult.Paired.ToTag()));
         Assert.Equal(pairs, recorder.Count("relay.pairing.wait"));
 
         var scrape = await Scrape.FromAsync(gateway);
@@ -122,7 +122,7 @@ public sealed class RelayMetricsFunctionalTests
     {
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Relay:Connection:PendingTimeout"] = "00:00:00.300" });
         using var recorder = new MetricRecorder(gateway.Services);
-        var status = gateway.GetService<RelayStatus>();
+        var status = gateway.GetService<IRelayStatus>();
 
         using var expires = await gateway.ConnectAsync("/connection/a/b/expires");
         Assert.Equal((WebSocketCloseStatus)RelayCloseCodes.Timeout, (await expires.ReceiveCloseAsync()).Status);
@@ -134,13 +134,13 @@ public sealed class RelayMetricsFunctionalTests
         await replaced.CloseQuietlyAsync();
         await replacement.CloseQuietlyAsync();
 
-        await Eventually.TrueAsync(() => status.Snapshot().PendingConnections == 0, "no half waits");
+        await Eventually.TrueAsync(() => status.GetSnapshot().PendingConnections == 0, "no half waits");
         await Eventually.TrueAsync(() => recorder.Sum("relay.pending_connections") == 0, "the pending count is back to 0");
-        Assert.Equal(1, recorder.Sum("relay.pairings", RelayMetrics.PairingResultTag, PairingResults.Expired));
-        Assert.Equal(1, recorder.Sum("relay.pairings", RelayMetrics.PairingResultTag, PairingResults.Replaced));
-        Assert.Equal(1, recorder.Sum("relay.pairings", RelayMetrics.PairingResultTag, PairingResults.Abandoned));
-        Assert.Equal(1, recorder.Sum("relay.rejected_connections", RelayMetrics.ErrorTypeTag, RejectionReasons.PendingTimeout));
-        Assert.Equal(1, recorder.Sum("relay.rejected_connections", RelayMetrics.ErrorTypeTag, RejectionReasons.Replaced));
+        Assert.Equal(1, recorder.Sum("relay.pairings", RelayMetrics.PairingResultTag, PairingResult.Expired.ToTag()));
+        Assert.Equal(1, recorder.Sum("relay.pairings", RelayMetrics.PairingResultTag, PairingResult.Replaced.ToTag()));
+        Assert.Equal(1, recorder.Sum("relay.pairings", RelayMetrics.PairingResultTag, PairingResult.Abandoned.ToTag()));
+        Assert.Equal(1, recorder.Sum("relay.rejected_connections", RelayMetrics.ErrorTypeTag, RejectionReason.PendingTimeout.ToTag()));
+        Assert.Equal(1, recorder.Sum("relay.rejected_connections", RelayMetrics.ErrorTypeTag, RejectionReason.Replaced.ToTag()));
         Assert.Equal(0, recorder.Count("relay.pairing.wait"));
     }
 
@@ -157,8 +157,8 @@ public sealed class RelayMetricsFunctionalTests
 
         await Assert.ThrowsAsync<WebSocketException>(() => gateway.ConnectAsync("/introduction/much-too-long-id"));
 
-        Assert.Equal(1, recorder.Sum("relay.rejected_connections", RelayMetrics.ErrorTypeTag, RejectionReasons.NotWebSocket));
-        Assert.Equal(1, recorder.Sum("relay.rejected_connections", RelayMetrics.ErrorTypeTag, RejectionReasons.InvalidId));
+        Assert.Equal(1, recorder.Sum("relay.rejected_connections", RelayMetrics.ErrorTypeTag, RejectionReason.NotWebSocket.ToTag()));
+        Assert.Equal(1, recorder.Sum("relay.rejected_connections", RelayMetrics.ErrorTypeTag, RejectionReason.InvalidId.ToTag()));
         var scrape = await Scrape.FromAsync(gateway);
         Assert.Equal(1, scrape.Value("relay_rejected_connections_total", ("error_type", "not_websocket")));
         Assert.Equal(1, scrape.Value("relay_rejected_connections_total", ("error_type", "invalid_id")));
@@ -175,9 +175,9 @@ public sealed class RelayMetricsFunctionalTests
         await peer.SendBinaryAsync([0xc1, 0x00]);
         await peer.SendBinaryAsync(MsgPack.Heartbeat("Dance"));
 
-        await Eventually.TrueAsync(() => recorder.Count("relay.protocol_errors") == 2, "both messages are counted");
-        Assert.Equal(1, recorder.Sum("relay.protocol_errors", RelayMetrics.ErrorTypeTag, ProtocolErrorReasons.Malformed));
-        Assert.Equal(1, recorder.Sum("relay.protocol_errors", RelayMetrics.ErrorTypeTag, ProtocolErrorReasons.UnknownType));
+        await Eventually.TrueAsync(() => recorder.Sum("relay.protocol_errors") == 2, "both messages are counted");
+        Assert.Equal(1, recorder.Sum("relay.protocol_errors", RelayMetrics.ErrorTypeTag, ProtocolErrorReason.Malformed.ToTag()));
+        Assert.Equal(1, recorder.Sum("relay.protocol_errors", RelayMetrics.ErrorTypeTag, ProtocolErrorReason.UnknownType.ToTag()));
         await peer.CloseQuietlyAsync();
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
-using System.Reflection;
 using Microsoft.Extensions.DependencyInjection;
+using Relay.Connection;
+using Relay.Introduction;
 using Relay.Telemetry;
 using Relay.Tests.Infrastructure;
 
@@ -11,24 +12,28 @@ public sealed class RelayMetricsTests
 {
     public static TheoryData<string, string, string> Instruments => new()
     {
-        { "relay.active_peers", "UpDownCounter", "{peer}" },
-        { "relay.introductions", "Counter", "{introduction}" },
-        { "relay.documents", "UpDownCounter", "{document}" },
-        { "relay.pending_connections", "UpDownCounter", "{connection}" },
-        { "relay.active_pairings", "UpDownCounter", "{pairing}" },
-        { "relay.pairings", "Counter", "{pairing}" },
+        { "relay.active_peers", "ObservableUpDownCounter", "{peer}" },
+        { "relay.introductions", "ObservableCounter", "{introduction}" },
+        { "relay.documents", "ObservableUpDownCounter", "{document}" },
+        { "relay.pending_connections", "ObservableUpDownCounter", "{connection}" },
+        { "relay.active_pairings", "ObservableUpDownCounter", "{pairing}" },
+        { "relay.held_bytes", "ObservableUpDownCounter", "By" },
+        { "relay.pairings", "ObservableCounter", "{pairing}" },
         { "relay.pairing.wait", "Histogram", "s" },
-        { "relay.relayed_bytes", "Counter", "By" },
-        { "relay.relayed_messages", "Counter", "{message}" },
-        { "relay.rejected_connections", "Counter", "{connection}" },
-        { "relay.protocol_errors", "Counter", "{message}" },
+        { "relay.relayed_bytes", "ObservableCounter", "By" },
+        { "relay.relayed_messages", "ObservableCounter", "{message}" },
+        { "relay.rejected_connections", "ObservableCounter", "{connection}" },
+        { "relay.protocol_errors", "ObservableCounter", "{message}" },
     };
+
+    private static ServiceProvider RelayServices() => new ServiceCollection().AddMetrics().AddSingleton(new RelayOptions())
+        .AddSingleton<PeerRegistry>().AddSingleton<PairingBroker>().AddSingleton<RelayMetrics>().BuildServiceProvider();
 
     [Theory]
     [MemberData(nameof(Instruments))]
     public void Instrument_MatchesTheTable(string name, string kind, string unit)
     {
-        using var services = new ServiceCollection().AddMetrics().AddSingleton<RelayMetrics>().BuildServiceProvider();
+        using var services = RelayServices();
         services.GetRequiredService<RelayMetrics>();
 
         var instrument = Assert.Single(PublishedInstruments(services), i => i.Name == name);
@@ -36,14 +41,14 @@ public sealed class RelayMetricsTests
         Assert.Equal(kind, instrument.GetType().Name.Split('`')[0]);
         Assert.Equal(unit, instrument.Unit);
         Assert.False(string.IsNullOrWhiteSpace(instrument.Description));
-        Assert.Equal(RelayMetrics.MeterName, instrument.Meter.Name);
+        Assert.Equal(RelayMeter.Name, instrument.Meter.Name);
         Assert.Same(services.GetRequiredService<IMeterFactory>(), instrument.Meter.Scope);
     }
 
     [Fact]
     public void Meter_HasNoInstrumentsBeyondTheTable()
     {
-        using var services = new ServiceCollection().AddMetrics().AddSingleton<RelayMetrics>().BuildServiceProvider();
+        using var services = RelayServices();
         services.GetRequiredService<RelayMetrics>();
 
         var expected = Instruments.Select(row => (string)row[0]).Order(StringComparer.Ordinal);
@@ -59,7 +64,7 @@ public sealed class RelayMetricsTests
         {
             InstrumentPublished = (instrument, _) =>
             {
-                if (instrument.Meter.Name == RelayMetrics.MeterName && ReferenceEquals(instrument.Meter.Scope, factory))
+                if (instrument.Meter.Name == RelayMeter.Name && ReferenceEquals(instrument.Meter.Scope, factory))
                 {
                     instruments.Add(instrument);
                 }
@@ -72,56 +77,78 @@ public sealed class RelayMetricsTests
     [Fact]
     public void Pairings_TagTheResult_AndOnlyPairedRecordsTheWait()
     {
-        using var services = new ServiceCollection().AddMetrics().AddSingleton<RelayMetrics>().BuildServiceProvider();
+        using var services = RelayServices();
         using var recorder = new MetricRecorder(services);
         var metrics = services.GetRequiredService<RelayMetrics>();
 
-        metrics.ConnectionPending();
-        metrics.ConnectionPending();
-        metrics.ConnectionPendingEnded(PairingResults.Paired, TimeSpan.FromMilliseconds(250));
-        metrics.ConnectionPendingEnded(PairingResults.Expired, TimeSpan.FromSeconds(60));
+        metrics.WaitEnded(PairingResult.Paired, TimeSpan.FromMilliseconds(250));
+        metrics.WaitEnded(PairingResult.Expired, TimeSpan.FromSeconds(60));
 
-        Assert.Equal(0, recorder.Sum("relay.pending_connections"));
-        Assert.Equal(1, recorder.Sum("relay.pairings", "relay.pairing.result", PairingResults.Paired));
-        Assert.Equal(1, recorder.Sum("relay.pairings", "relay.pairing.result", PairingResults.Expired));
+        Assert.Equal(1, recorder.Sum("relay.pairings", "relay.pairing.result", "paired"));
+        Assert.Equal(1, recorder.Sum("relay.pairings", "relay.pairing.result", "expired"));
+        Assert.Equal(0, recorder.Sum("relay.pairings", "relay.pairing.result", "replaced"));
         var wait = Assert.Single(recorder.Measurements, m => m.Instrument == "relay.pairing.wait");
         Assert.Equal(0.25, wait.Value, precision: 6);
     }
 
     [Fact]
-    public void RecordZeros_CreatesEverySeriesAtZero()
+    public void EverySeries_IsObservedAtZero_BeforeAnyEvent()
     {
-        using var services = new ServiceCollection().AddMetrics().AddSingleton<RelayMetrics>().BuildServiceProvider();
+        using var services = RelayServices();
         using var recorder = new MetricRecorder(services);
+        services.GetRequiredService<RelayMetrics>();
 
-        services.GetRequiredService<RelayMetrics>().RecordZeros();
+        var observed = recorder.Observe();
 
-        Assert.All(recorder.Measurements, m => Assert.Equal(0, m.Value));
+        Assert.All(observed, m => Assert.Equal(0, m.Value));
         Assert.Equal(
-            RejectionReasons.All.Order(StringComparer.Ordinal),
-            recorder.Measurements.Where(m => m.Instrument == "relay.rejected_connections").Select(m => (string)m.Tags["error.type"]!).Order(StringComparer.Ordinal));
+            Enum.GetValues<RejectionReason>().Select(r => r.ToTag()).Order(StringComparer.Ordinal),
+            observed.Where(m => m.Instrument == "relay.rejected_connections").Select(m => (string)m.Tags["error.type"]!).Order(StringComparer.Ordinal));
         Assert.Equal(
-            PairingResults.All.Order(StringComparer.Ordinal),
-            recorder.Measurements.Where(m => m.Instrument == "relay.pairings").Select(m => (string)m.Tags["relay.pairing.result"]!).Order(StringComparer.Ordinal));
-        Assert.Equal(2, recorder.Count("relay.protocol_errors"));
-        foreach (var name in new[] { "relay.active_peers", "relay.introductions", "relay.documents", "relay.pending_connections", "relay.active_pairings", "relay.relayed_bytes", "relay.relayed_messages" })
+            ["abandoned", "expired", "paired", "replaced"],
+            observed.Where(m => m.Instrument == "relay.pairings").Select(m => (string)m.Tags["relay.pairing.result"]!).Order(StringComparer.Ordinal));
+        Assert.Equal(
+            ["malformed", "unknown_type"],
+            observed.Where(m => m.Instrument == "relay.protocol_errors").Select(m => (string)m.Tags["error.type"]!).Order(StringComparer.Ordinal));
+        foreach (var name in new[] { "relay.active_peers", "relay.introductions", "relay.documents", "relay.pending_connections", "relay.active_pairings", "relay.held_bytes", "relay.relayed_bytes", "relay.relayed_messages" })
         {
-            Assert.Equal(1, recorder.Count(name));
+            Assert.Single(observed, m => m.Instrument == name);
         }
     }
 
-    [Theory]
-    [InlineData(typeof(PairingResults))]
-    [InlineData(typeof(RejectionReasons))]
-    [InlineData(typeof(ProtocolErrorReasons))]
-    public void TagValueList_HoldsEveryConstant(Type constants)
+    [Fact]
+    public void Totals_CountEachEvent_UnderItsOwnTag()
     {
-        var declared = constants.GetFields(BindingFlags.Public | BindingFlags.Static)
-            .Where(f => f.IsLiteral)
-            .Select(f => (string)f.GetRawConstantValue()!);
-        var listed = (string[])constants.GetField("All")!.GetValue(null)!;
+        using var services = RelayServices();
+        using var recorder = new MetricRecorder(services);
+        var metrics = services.GetRequiredService<RelayMetrics>();
 
-        Assert.Equal(declared.Order(StringComparer.Ordinal), listed.Order(StringComparer.Ordinal));
-        Assert.All(listed, value => Assert.Matches("^[a-z_]+$", value));
+        metrics.Rejected(RejectionReason.QueueFull);
+        metrics.Rejected(RejectionReason.QueueFull);
+        metrics.ProtocolError(ProtocolErrorReason.UnknownType);
+        metrics.IntroductionSent();
+        metrics.Relayed(100, endOfMessage: false);
+        metrics.Relayed(20, endOfMessage: true);
+
+        Assert.Equal(2, recorder.Sum("relay.rejected_connections", "error.type", "queue_full"));
+        Assert.Equal(2, recorder.Sum("relay.rejected_connections"));
+        Assert.Equal(1, recorder.Sum("relay.protocol_errors", "error.type", "unknown_type"));
+        Assert.Equal(1, recorder.Sum("relay.introductions"));
+        Assert.Equal(120, recorder.Sum("relay.relayed_bytes"));
+        Assert.Equal(1, recorder.Sum("relay.relayed_messages"));
+    }
+
+    [Fact]
+    public void TagValues_AreDistinctSnakeCase()
+    {
+        string[] tags =
+        [
+            .. Enum.GetValues<RejectionReason>().Select(r => r.ToTag()),
+            .. Enum.GetValues<ProtocolErrorReason>().Select(r => r.ToTag()),
+            .. Enum.GetValues<PairingResult>().Select(r => r.ToTag()),
+        ];
+
+        Assert.All(tags, tag => Assert.Matches("^[a-z_]+$", tag));
+        Assert.Equal(Enum.GetValues<RejectionReason>().Length, Enum.GetValues<RejectionReason>().Select(r => r.ToTag()).Distinct().Count());
     }
 }
