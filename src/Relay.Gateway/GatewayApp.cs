@@ -26,7 +26,8 @@ internal static class GatewayApp
         builder.Services.AddRelay(builder.Configuration.GetSection(RelayOptions.SectionName));
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
         builder.Services.AddHealthChecks();
-        builder.Services.AddGatewayTelemetry();
+        AddGatewayOptions(builder.Services, builder.Configuration.GetSection(GatewayOptions.SectionName));
+        GatewayTelemetry.Add(builder.Services, builder.Configuration);
         builder.Services.AddAuthentication();
         builder.Services.AddAuthorization();
         builder.Services.AddCors();
@@ -49,12 +50,24 @@ internal static class GatewayApp
         app.UseRateLimiter();
         app.UseRelay();
 
-        var healthPath = app.Configuration["Gateway:HealthPath"] ?? "/healthz";
-        app.MapHealthChecks(healthPath);
-        app.MapGatewayMetrics(app.Configuration);
+        var gateway = app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        app.MapHealthChecks(gateway.HealthPath);
+        GatewayTelemetry.MapScrapeEndpoint(app);
         app.MapGet("/", StatusPage.Render);
         app.MapReverseProxy();
         return app;
+    }
+
+    /// <summary>
+    /// Binds <c>Gateway</c> as <c>Relay</c> is bound: unknown keys are errors (a misspelt setting fails
+    /// start-up instead of being ignored) and every invalid value is reported at once.
+    /// </summary>
+    private static void AddGatewayOptions(IServiceCollection services, IConfigurationSection section)
+    {
+        services.AddOptions<GatewayOptions>()
+            .Bind(section, binder => binder.ErrorOnUnknownConfiguration = true)
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
     }
 
     /// <summary>

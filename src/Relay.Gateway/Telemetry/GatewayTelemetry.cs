@@ -1,26 +1,23 @@
 using System.Diagnostics.Metrics;
 using System.Reflection;
+using Microsoft.Extensions.Options;
 using OpenTelemetry;
+using OpenTelemetry.Exporter;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 
 namespace Relay.Gateway.Telemetry;
 
 /// <summary>
-/// Owns the OpenTelemetry SDK for the gateway's lifetime (built on start, flushed and shut down on
-/// stop): the relay's meter beside the ASP.NET Core, Kestrel, HttpClient and .NET runtime meters, read by
-/// the Prometheus pull exporter behind <c>/metrics</c> and, when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is
-/// set, pushed over OTLP as well.
+/// The gateway's metrics, the standard OpenTelemetry way: the hosted SDK with the relay's meter beside the
+/// ASP.NET Core, Kestrel, HttpClient and .NET runtime meters, scraped by Prometheus at
+/// <c>Gateway:MetricsPath</c> and, when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set, pushed over OTLP too.
 /// </summary>
-internal sealed partial class GatewayTelemetry(
-    IMeterFactory meterFactory,
-    IConfiguration configuration,
-    ILogger<GatewayTelemetry> logger)
-    : IHostedService, IDisposable
+internal sealed class GatewayTelemetry(bool otlpEnabled)
 {
     public const string DefaultServiceName = "relay-gateway";
 
-    /// <summary>The meters exported. All are built into .NET 10 except the relay's own.</summary>
+    /// <summary>The meters exported beside the runtime's. All are built into .NET 10 except the relay's own.</summary>
     public static readonly string[] Meters =
     [
         RelayMeter.Name,
@@ -29,89 +26,106 @@ internal sealed partial class GatewayTelemetry(
         "Microsoft.AspNetCore.Diagnostics",
         "Microsoft.AspNetCore.RateLimiting",
         "System.Net.Http",
-        "System.Runtime",
     ];
 
-    private static readonly TimeSpan ScrapeCollectTimeout = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(5);
-
-    private OpenTelemetrySdk? _sdk;
-
-    /// <summary>The exporter behind <c>/metrics</c>; null until the host has started and after it stopped.</summary>
-    public PrometheusPullExporter? Prometheus { get; private set; }
-
-    /// <summary>The SDK's provider while the host runs (tests look for its exporters).</summary>
-    internal MeterProvider? MeterProvider => _sdk?.MeterProvider;
-
     /// <summary>True when OTLP export is on: <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> (or its metrics-only form) is set.</summary>
-    public bool OtlpEnabled { get; } =
-        !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])
-        || !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"]);
+    public bool OtlpEnabled { get; } = otlpEnabled;
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public static void Add(IServiceCollection services, IConfiguration configuration)
     {
-        var prometheus = new PrometheusPullExporter(ScrapeCollectTimeout, (metric, why) => Log.MetricDropped(logger, metric, why));
-        _sdk = OpenTelemetrySdk.Create(otel =>
-        {
-            // The SDK reads the standard OTEL_* settings (OTLP endpoint, protocol and headers, export
-            // interval, service name, resource attributes) from the host's configuration, which includes
-            // the environment.
-            otel.Services.AddSingleton(configuration);
-            otel.ConfigureResource(resource => resource
+        var otlp = !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"])
+            || !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"]);
+        services.AddSingleton(new GatewayTelemetry(otlp));
+
+        // The SDK reads the standard OTEL_* settings (OTLP endpoint, protocol and headers, export interval,
+        // service name, resource attributes) from the host's configuration, which includes the environment;
+        // the environment detector comes last so OTEL_SERVICE_NAME wins over the default name.
+        services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource
                 .Clear()
                 .AddService(DefaultServiceName, serviceVersion: typeof(GatewayTelemetry).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion)
                 .AddTelemetrySdk()
-                .AddEnvironmentVariableDetector());
-            otel.WithMetrics(metrics =>
+                .AddEnvironmentVariableDetector())
+            .WithMetrics(metrics =>
             {
                 metrics
                     .AddMeter(Meters)
-                    .AddView(instrument => IsFromAnotherHost(instrument) ? MetricStreamConfiguration.Drop : null)
-                    .AddReader(new BaseExportingMetricReader(prometheus));
-                if (OtlpEnabled)
+                    .AddRuntimeInstrumentation()
+                    .AddPrometheusExporter(static prometheus =>
+                    {
+                        // Every scrape collects afresh: a collection is cheap, and a cached answer would show
+                        // a scraper (or an operator's curl) counts that are already out of date.
+                        prometheus.ScrapeResponseCacheDurationMilliseconds = 0;
+                    });
+                if (otlp)
                 {
                     metrics.AddOtlpExporter();
                 }
             });
+        services.ConfigureOpenTelemetryMeterProvider(static (provider, metrics) =>
+        {
+            var factory = provider.GetRequiredService<IMeterFactory>();
+            metrics.AddView(instrument => IsFromAnotherHost(instrument, factory) ? MetricStreamConfiguration.Drop : null);
         });
-
-        Prometheus = prometheus;
-        Log.Started(logger, OtlpEnabled);
-        return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Maps the Prometheus scrape endpoint at <c>Gateway:MetricsPath</c> with the configured restrictions;
+    /// nothing when the path is empty.
+    /// </summary>
+    public static IEndpointConventionBuilder? MapScrapeEndpoint(IEndpointRouteBuilder endpoints)
     {
-        Prometheus = null;
+        var options = endpoints.ServiceProvider.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        if (options.MetricsPath.Length == 0)
+        {
+            return null;
+        }
 
-        // Shutting the provider down makes the OTLP reader export one last time.
-        _sdk?.MeterProvider.Shutdown((int)ShutdownTimeout.TotalMilliseconds);
-        return Task.CompletedTask;
+        var localPort = options.Metrics.LocalPort;
+        var endpoint = endpoints.MapPrometheusScrapingEndpoint(
+            options.MetricsPath,
+            meterProvider: null,
+            configureBranchedPipeline: localPort == 0 ? null : branch => branch.Use(next => context =>
+            {
+                if (context.Connection.LocalPort != localPort)
+                {
+                    context.Response.StatusCode = StatusCodes.Status404NotFound;
+                    return Task.CompletedTask;
+                }
+
+                return next(context);
+            }),
+            optionsName: null)
+            .WithDisplayName("Prometheus metrics");
+
+        if (options.Metrics.RequireHost.Count > 0)
+        {
+            endpoint.RequireHost([.. options.Metrics.RequireHost]);
+        }
+
+        switch (options.Metrics.AuthorizationPolicy)
+        {
+            case null or "":
+                break;
+            case var policy when policy.Equals("default", StringComparison.OrdinalIgnoreCase):
+                endpoint.RequireAuthorization();
+                break;
+            case var policy when policy.Equals("anonymous", StringComparison.OrdinalIgnoreCase):
+                endpoint.AllowAnonymous();
+                break;
+            case var policy:
+                endpoint.RequireAuthorization(policy);
+                break;
+        }
+
+        return endpoint;
     }
-
-    public void Dispose() => _sdk?.Dispose();
 
     /// <summary>
     /// The SDK listens to meters by name across the process, but meters made by <see cref="IMeterFactory"/>
     /// belong to one host: several gateways in one process (tests, or an app hosting two) must each
     /// export only their own. Meters made without a factory (the runtime's) are process-wide and shared.
     /// </summary>
-    private bool IsFromAnotherHost(Instrument instrument) =>
-        instrument.Meter.Scope is IMeterFactory owner && !ReferenceEquals(owner, meterFactory);
-
-    private static partial class Log
-    {
-        [LoggerMessage(TelemetryEventIds.Started, LogLevel.Debug, "Metrics export started (Prometheus pull; OTLP push: {OtlpEnabled}).")]
-        public static partial void Started(ILogger logger, bool otlpEnabled);
-
-        [LoggerMessage(TelemetryEventIds.MetricDropped, LogLevel.Warning, "Metric {Metric} is not exported to Prometheus: {Reason}.")]
-        public static partial void MetricDropped(ILogger logger, string metric, string reason);
-    }
-}
-
-/// <summary>Event ids of the gateway's telemetry log messages (continuing the relay's table, which ends at 4xx).</summary>
-internal static class TelemetryEventIds
-{
-    public const int Started = 500;
-    public const int MetricDropped = 501;
+    private static bool IsFromAnotherHost(Instrument instrument, IMeterFactory factory) =>
+        instrument.Meter.Scope is IMeterFactory owner && !ReferenceEquals(owner, factory);
 }

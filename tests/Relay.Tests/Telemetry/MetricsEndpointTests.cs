@@ -121,19 +121,29 @@ public sealed class MetricsEndpointTests
     }
 
     [Fact]
-    public async Task InvalidMetricsSettings_FailStartup_ListingEveryError()
+    public async Task InvalidGatewaySettings_FailStartup_ListingEveryError()
     {
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => TestGateway.StartAsync(new Dictionary<string, string?>
         {
             ["Gateway:MetricsPath"] = "metrics",
-            ["Gateway:Metrics:LocalPort"] = "http",
-            ["Gateway:Metrics:RequireHosts"] = "x",
+            ["Gateway:HealthPath"] = "healthz",
+            ["Gateway:Metrics:LocalPort"] = "70000",
         }));
 
         Assert.Equal(3, error.Failures.Count());
         Assert.Contains(error.Failures, f => f.Contains("Gateway:MetricsPath", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("Gateway:HealthPath", StringComparison.Ordinal));
         Assert.Contains(error.Failures, f => f.Contains("Gateway:Metrics:LocalPort", StringComparison.Ordinal));
-        Assert.Contains(error.Failures, f => f.Contains("Gateway:Metrics:RequireHosts", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("Gateway:Metrics:RequireHosts", "x", "RequireHosts")]
+    [InlineData("Gateway:Metrics:LocalPort", "http", "LocalPort")]
+    public async Task MisspeltOrUnparsableGatewaySetting_FailsStartup_NamingIt(string key, string value, string named)
+    {
+        var error = await Assert.ThrowsAnyAsync<InvalidOperationException>(() => TestGateway.StartAsync(new Dictionary<string, string?> { [key] = value }));
+
+        Assert.Contains(named, error.ToString(), StringComparison.Ordinal);
     }
 
     private static async Task<HttpStatusCode> StatusOfAsync(TestGateway gateway, string path, string? host = null, string? role = null)

@@ -19,7 +19,7 @@ public sealed class OtlpExportTests
         await using var gateway = await TestGateway.StartAsync();
         var telemetry = gateway.GetService<GatewayTelemetry>();
 
-        Assert.NotNull(telemetry.MeterProvider);
+        Assert.NotNull(gateway.GetService<OpenTelemetry.Metrics.MeterProvider>());
         Assert.False(telemetry.OtlpEnabled);
     }
 

@@ -1,0 +1,69 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+
+namespace Relay.Gateway;
+
+/// <summary>The gateway's own endpoints (configuration section <c>Gateway</c>), validated at start-up.</summary>
+internal sealed class GatewayOptions
+{
+    public const string SectionName = "Gateway";
+
+    /// <summary><c>Gateway:HealthPath</c>: the readiness endpoint (200 once the gateway serves).</summary>
+    public string HealthPath { get; set; } = "/healthz";
+
+    /// <summary><c>Gateway:MetricsPath</c>: the Prometheus scrape path; empty to serve no metrics endpoint.</summary>
+    public string MetricsPath { get; set; } = "/metrics";
+
+    /// <summary><c>Gateway:Metrics</c>: who may read the scrape endpoint.</summary>
+    public GatewayMetricsOptions Metrics { get; set; } = new();
+}
+
+/// <summary>Restrictions on the scrape endpoint (<c>Gateway:Metrics</c>).</summary>
+internal sealed class GatewayMetricsOptions
+{
+    /// <summary>
+    /// <c>Gateway:Metrics:RequireHost</c>: host patterns (<c>RequireHost</c> syntax, e.g. <c>*:9464</c>,
+    /// <c>metrics.internal</c>) the request's Host header must match (from the environment:
+    /// <c>Gateway__Metrics__RequireHost__0</c>, <c>__1</c>, ...). The client chooses that header, so on its
+    /// own this hides the endpoint rather than protecting it; use LocalPort or a policy for that.
+    /// </summary>
+    public List<string> RequireHost { get; set; } = [];
+
+    /// <summary>
+    /// <c>Gateway:Metrics:LocalPort</c>: serve only to connections accepted on this local port (one of the
+    /// gateway's listening addresses, e.g. an internal-only <c>http://10.0.0.5:9464</c>); 0 for any.
+    /// </summary>
+    public int LocalPort { get; set; }
+
+    /// <summary>
+    /// <c>Gateway:Metrics:AuthorizationPolicy</c>: an authorization policy the request must satisfy
+    /// (<c>default</c> for the default policy), as YARP routes name theirs; empty for none.
+    /// </summary>
+    public string? AuthorizationPolicy { get; set; }
+}
+
+/// <summary>Reports every invalid gateway setting at once.</summary>
+internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    {
+        var errors = new List<string>();
+        if (!options.HealthPath.StartsWith('/'))
+        {
+            errors.Add($"Gateway:HealthPath must start with '/', not '{options.HealthPath}'.");
+        }
+
+        if (options.MetricsPath.Length > 0 && !options.MetricsPath.StartsWith('/'))
+        {
+            errors.Add($"Gateway:MetricsPath must start with '/' (or be empty to serve no metrics), not '{options.MetricsPath}'.");
+        }
+
+        if (options.Metrics.LocalPort is < 0 or > 65535)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture,
+                $"Gateway:Metrics:LocalPort must be a port number (1-65535), or 0 for any, not {options.Metrics.LocalPort}."));
+        }
+
+        return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+    }
+}
