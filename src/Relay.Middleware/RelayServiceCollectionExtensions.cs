@@ -10,7 +10,7 @@ using Relay.Connection;
 using Relay.Introduction;
 using Relay.Lifetime;
 using Relay.Telemetry;
-using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Configuration.RouteValidators;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -31,7 +31,7 @@ public static class RelayServiceCollectionExtensions
 
         services.AddOptions<RelayOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RelayOptions>, RelayOptionsValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IProxyConfigFilter, RelayRouteConfigFilter>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IRouteValidator, RelayRouteValidator>());
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(static sp => sp.GetRequiredService<IOptions<RelayOptions>>().Value);

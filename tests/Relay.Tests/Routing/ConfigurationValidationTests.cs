@@ -1,4 +1,9 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Relay.Tests.Infrastructure;
+using Yarp.ReverseProxy;
+using Yarp.ReverseProxy.Configuration;
 
 namespace Relay.Tests.Routing;
 
@@ -53,4 +58,37 @@ public sealed class ConfigurationValidationTests
 
         Assert.Contains("PendingTimeOut2", error.ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task BadRelayRoute_OnReload_IsRejectedWhole_AndTheOldConfigurationKeepsServing()
+    {
+        var memory = new InMemoryConfigProvider([Introduction("memory", "/memory/{peerId}")], []);
+        await using var gateway = await TestGateway.StartAsync(configure: builder => builder.Services.AddSingleton<IProxyConfigProvider>(memory));
+        using (await gateway.ConnectAsync("/memory/alice"))
+        {
+        }
+
+        memory.Update(
+            [Introduction("memory", "/moved/{peerId}"), Introduction("broken", "/broken/{peer}")],
+            []);
+
+        await Eventually.TrueAsync(
+            () => gateway.Logs.Entries.Any(e => e.Level == LogLevel.Error && e.Exception?.ToString().Contains("Relay route 'broken' is invalid", StringComparison.Ordinal) == true),
+            "the reload is rejected with the relay route's error");
+        Assert.Contains(gateway.GetService<IProxyStateLookup>().GetRoutes(), r => r.Config.RouteId == "memory" && r.Config.Match.Path == "/memory/{peerId}");
+        Assert.DoesNotContain(gateway.GetService<IProxyStateLookup>().GetRoutes(), r => r.Config.RouteId == "broken");
+        using (await gateway.ConnectAsync("/memory/bob"))
+        {
+        }
+
+        using var moved = await gateway.Http.GetAsync("/moved/carol");
+        Assert.Equal(HttpStatusCode.NotFound, moved.StatusCode);
+    }
+
+    private static RouteConfig Introduction(string id, string path) => new()
+    {
+        RouteId = id,
+        Match = new RouteMatch { Path = path },
+        Metadata = new Dictionary<string, string> { [Relay.Configuration.RelayRoutes.MetadataKey] = "Introduction" },
+    };
 }

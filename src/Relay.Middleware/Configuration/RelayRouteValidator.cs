@@ -1,31 +1,27 @@
 using Microsoft.AspNetCore.Routing.Patterns;
 using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Configuration.RouteValidators;
 
 namespace Relay.Configuration;
 
 /// <summary>
-/// Checks every YARP route that names a relay role, when the proxy configuration loads or reloads. All
-/// of a route's problems are reported in one exception; YARP gathers the exceptions of all routes, so a
-/// bad configuration fails start-up with every error listed (and a bad reload is rejected).
+/// YARP's validator for routes that name a relay role, run on every load and reload beside YARP's own.
+/// Each problem is added to YARP's list, so a bad configuration fails start-up with every error of every
+/// route listed, and a bad reload is rejected whole while the previous configuration stays in force.
 /// </summary>
-internal sealed class RelayRouteConfigFilter : IProxyConfigFilter
+internal sealed class RelayRouteValidator : IRouteValidator
 {
-    public ValueTask<ClusterConfig> ConfigureClusterAsync(ClusterConfig cluster, CancellationToken cancel) => new(cluster);
-
-    public ValueTask<RouteConfig> ConfigureRouteAsync(RouteConfig route, ClusterConfig? cluster, CancellationToken cancel)
+    public ValueTask ValidateAsync(RouteConfig routeConfig, IList<Exception> errors)
     {
-        if (route.Metadata is null || !route.Metadata.TryGetValue(RelayRoutes.MetadataKey, out var value))
+        if (routeConfig.Metadata is not null && routeConfig.Metadata.TryGetValue(RelayRoutes.MetadataKey, out var role))
         {
-            return new(route);
+            foreach (var error in Validate(routeConfig, role))
+            {
+                errors.Add(new ArgumentException($"Relay route '{routeConfig.RouteId}' is invalid: {error}"));
+            }
         }
 
-        var errors = Validate(route, value);
-        if (errors.Count > 0)
-        {
-            throw new InvalidOperationException($"Relay route '{route.RouteId}' is invalid: {string.Join(" ", errors)}");
-        }
-
-        return new(route);
+        return ValueTask.CompletedTask;
     }
 
     internal static List<string> Validate(RouteConfig route, string? roleName)
@@ -41,8 +37,8 @@ internal sealed class RelayRouteConfigFilter : IProxyConfigFilter
             errors.Add($"It names cluster '{route.ClusterId}'; relay routes are served by the relay and take no ClusterId.");
         }
 
-        // Match is required by YARP but unset in code-first configuration that forgot it; YARP's own
-        // validator only runs after the filters.
+        // Match is required by YARP, whose own validator reports its absence too; code-first configuration
+        // may still leave it null.
         var path = route.Match?.Path;
         if (string.IsNullOrEmpty(path))
         {

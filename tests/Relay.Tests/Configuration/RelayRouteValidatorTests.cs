@@ -3,7 +3,7 @@ using Yarp.ReverseProxy.Configuration;
 
 namespace Relay.Tests.Configuration;
 
-public sealed class RelayRouteConfigFilterTests
+public sealed class RelayRouteValidatorTests
 {
     [Theory]
     [InlineData("Introduction", "/introduction/{peerId}")]
@@ -12,7 +12,7 @@ public sealed class RelayRouteConfigFilterTests
     [InlineData("CONNECTION", "/c/{documentId}/{remotePeerId}/{localPeerId}")]
     [InlineData("Introduction", "/introduction/{**peerId}")]
     public void Validate_WellFormedRelayRoute_HasNoErrors(string role, string path) =>
-        Assert.Empty(RelayRouteConfigFilter.Validate(Route(path), role));
+        Assert.Empty(RelayRouteValidator.Validate(Route(path), role));
 
     [Theory]
     [InlineData("Pipe")]
@@ -21,7 +21,7 @@ public sealed class RelayRouteConfigFilterTests
     [InlineData("None")]
     public void Validate_UnknownRole_IsReported(string? role)
     {
-        var error = Assert.Single(RelayRouteConfigFilter.Validate(Route("/introduction/{peerId}"), role));
+        var error = Assert.Single(RelayRouteValidator.Validate(Route("/introduction/{peerId}"), role));
 
         Assert.Contains("expected 'Introduction' or 'Connection'", error, StringComparison.Ordinal);
     }
@@ -31,7 +31,7 @@ public sealed class RelayRouteConfigFilterTests
     {
         var route = Route("/introduction/{peerId}") with { ClusterId = "backend" };
 
-        var error = Assert.Single(RelayRouteConfigFilter.Validate(route, "Introduction"));
+        var error = Assert.Single(RelayRouteValidator.Validate(route, "Introduction"));
 
         Assert.Contains("'backend'", error, StringComparison.Ordinal);
     }
@@ -41,7 +41,7 @@ public sealed class RelayRouteConfigFilterTests
     [InlineData("")]
     public void Validate_NoMatchPath_IsReported(string? path)
     {
-        var error = Assert.Single(RelayRouteConfigFilter.Validate(Route(path), "Connection"));
+        var error = Assert.Single(RelayRouteValidator.Validate(Route(path), "Connection"));
 
         Assert.Contains("no Match.Path", error, StringComparison.Ordinal);
     }
@@ -52,7 +52,7 @@ public sealed class RelayRouteConfigFilterTests
         // Code-first configuration can leave Match unset; YARP's own validator runs after the filters.
         var route = new RouteConfig { RouteId = "relay" };
 
-        var error = Assert.Single(RelayRouteConfigFilter.Validate(route, "Introduction"));
+        var error = Assert.Single(RelayRouteValidator.Validate(route, "Introduction"));
 
         Assert.Contains("no Match.Path", error, StringComparison.Ordinal);
     }
@@ -64,7 +64,7 @@ public sealed class RelayRouteConfigFilterTests
     [InlineData("/introduction/{}")]
     public void Validate_InvalidTemplate_IsReported(string path)
     {
-        var error = Assert.Single(RelayRouteConfigFilter.Validate(Route(path), "Introduction"));
+        var error = Assert.Single(RelayRouteValidator.Validate(Route(path), "Introduction"));
 
         Assert.Contains("not a valid route template", error, StringComparison.Ordinal);
     }
@@ -78,7 +78,7 @@ public sealed class RelayRouteConfigFilterTests
     [InlineData("/connection/{peerId}", "Connection", "localPeerId")]
     public void Validate_EachMissingRouteValue_IsReported(string path, string role, string missing)
     {
-        var errors = RelayRouteConfigFilter.Validate(Route(path), role);
+        var errors = RelayRouteValidator.Validate(Route(path), role);
 
         Assert.Contains(errors, e => e.Contains($"'{{{missing}}}'", StringComparison.Ordinal));
     }
@@ -86,7 +86,7 @@ public sealed class RelayRouteConfigFilterTests
     [Fact]
     public void Validate_ConnectionWithNoRouteValues_ReportsAllThree()
     {
-        var errors = RelayRouteConfigFilter.Validate(Route("/connection"), "Connection");
+        var errors = RelayRouteValidator.Validate(Route("/connection"), "Connection");
 
         Assert.Equal(3, errors.Count);
         Assert.Contains(errors, e => e.Contains("'{localPeerId}'", StringComparison.Ordinal));
@@ -99,7 +99,7 @@ public sealed class RelayRouteConfigFilterTests
     {
         var route = Route(null) with { ClusterId = "backend" };
 
-        var errors = RelayRouteConfigFilter.Validate(route, "Pipe");
+        var errors = RelayRouteValidator.Validate(route, "Pipe");
 
         Assert.Equal(3, errors.Count);
     }
@@ -109,7 +109,7 @@ public sealed class RelayRouteConfigFilterTests
     {
         var route = Route("/introduction/{peerId") with { ClusterId = "backend" };
 
-        Assert.Equal(2, RelayRouteConfigFilter.Validate(route, "Introduction").Count);
+        Assert.Equal(2, RelayRouteValidator.Validate(route, "Introduction").Count);
     }
 
     [Fact]
@@ -117,13 +117,12 @@ public sealed class RelayRouteConfigFilterTests
     {
         var route = Route("/connection/{documentId}") with { ClusterId = "backend" };
 
-        Assert.Equal(3, RelayRouteConfigFilter.Validate(route, "Connection").Count);
+        Assert.Equal(3, RelayRouteValidator.Validate(route, "Connection").Count);
     }
 
     [Fact]
-    public async Task ConfigureRouteAsync_RouteWithoutRelayMetadata_PassesThroughUntouched()
+    public async Task ValidateAsync_RouteWithoutRelayMetadata_AddsNothing()
     {
-        var filter = new RelayRouteConfigFilter();
         var route = new RouteConfig
         {
             RouteId = "api",
@@ -131,33 +130,37 @@ public sealed class RelayRouteConfigFilterTests
             Match = new RouteMatch { Path = "/api/{**rest}" },
             Metadata = new Dictionary<string, string> { ["Other"] = "x" },
         };
+        var errors = new List<Exception>();
 
-        var withoutMetadata = route with { Metadata = null };
+        await new RelayRouteValidator().ValidateAsync(route, errors);
+        await new RelayRouteValidator().ValidateAsync(route with { Metadata = null }, errors);
 
-        Assert.Same(route, await filter.ConfigureRouteAsync(route, null, CancellationToken.None));
-        Assert.Same(withoutMetadata, await filter.ConfigureRouteAsync(withoutMetadata, null, CancellationToken.None));
+        Assert.Empty(errors);
     }
 
     [Fact]
-    public async Task ConfigureRouteAsync_ValidRelayRoute_IsReturned()
+    public async Task ValidateAsync_ValidRelayRoute_AddsNothing()
     {
-        var route = Route("/introduction/{peerId}", "Introduction");
+        var errors = new List<Exception>();
 
-        Assert.Same(route, await new RelayRouteConfigFilter().ConfigureRouteAsync(route, null, CancellationToken.None));
+        await new RelayRouteValidator().ValidateAsync(Route("/introduction/{peerId}", "Introduction"), errors);
+
+        Assert.Empty(errors);
     }
 
     [Fact]
-    public async Task ConfigureRouteAsync_InvalidRelayRoute_ThrowsWithEveryErrorAndTheRouteId()
+    public async Task ValidateAsync_InvalidRelayRoute_AddsEveryErrorNamingTheRoute()
     {
         var route = Route("/connection", "Connection") with { ClusterId = "backend" };
+        var errors = new List<Exception>();
 
-        var ex = await Assert.ThrowsAsync<InvalidOperationException>(
-            async () => await new RelayRouteConfigFilter().ConfigureRouteAsync(route, null, CancellationToken.None));
+        await new RelayRouteValidator().ValidateAsync(route, errors);
 
-        Assert.Contains("'relay'", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(4, errors.Count);
+        Assert.All(errors, e => Assert.StartsWith("Relay route 'relay' is invalid: ", e.Message, StringComparison.Ordinal));
         foreach (var fragment in (string[])["'backend'", "'{localPeerId}'", "'{remotePeerId}'", "'{documentId}'"])
         {
-            Assert.Contains(fragment, ex.Message, StringComparison.Ordinal);
+            Assert.Contains(errors, e => e.Message.Contains(fragment, StringComparison.Ordinal));
         }
     }
 
