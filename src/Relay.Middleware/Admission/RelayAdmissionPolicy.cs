@@ -64,7 +64,7 @@ internal sealed partial class RelayAdmissionPolicy : IRateLimiterPolicy<string>,
 
     private static partial class Log
     {
-        [LoggerMessage(RelayEventIds.AdmissionRefused, LogLevel.Information, "Refused a relay socket from {Client} to {Path} with 429: over an admission limit.")]
+        [LoggerMessage(RelayEventIds.AdmissionRefused, LogLevel.Debug, "Refused a relay socket from {Client} to {Path} with 429: over an admission limit.")]
         public static partial void Refused(ILogger logger, string? client, PathString path);
     }
 }

@@ -53,7 +53,7 @@ internal sealed partial class RelaySocketAcceptor(
 
     private static partial class Log
     {
-        [LoggerMessage(RelayEventIds.RequestRefused, LogLevel.Information, "Refused relay request {Path} with {StatusCode} ({Reason}).")]
+        [LoggerMessage(RelayEventIds.RequestRefused, LogLevel.Debug, "Refused relay request {Path} with {StatusCode} ({Reason}).")]
         public static partial void Refused(ILogger logger, PathString path, int statusCode, RejectionReason reason);
     }
 }

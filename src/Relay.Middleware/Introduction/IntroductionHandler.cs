@@ -270,7 +270,7 @@ internal sealed partial class IntroductionHandler(
         [LoggerMessage(RelayEventIds.PeerDisconnected, LogLevel.Debug, "Peer {PeerId} disconnected (close status {CloseStatus}).")]
         public static partial void PeerDisconnected(ILogger logger, string peerId, WebSocketCloseStatus? closeStatus);
 
-        [LoggerMessage(RelayEventIds.PeerReplaced, LogLevel.Information, "Peer {PeerId} connected again; its previous session is closed with 4409.")]
+        [LoggerMessage(RelayEventIds.PeerReplaced, LogLevel.Debug, "Peer {PeerId} connected again; its previous session is closed with 4409.")]
         public static partial void PeerReplaced(ILogger logger, string peerId);
 
         [LoggerMessage(RelayEventIds.MalformedMessage, LogLevel.Debug, "Ignored a malformed {Length}-byte message from peer {PeerId}.")]
