@@ -6,6 +6,7 @@ namespace Relay.Tests.Hardening;
 
 /// <summary>Nothing is lost or reordered on healthy pipes under load.</summary>
 [Collection(NonParallelCollection.Name)]
+[Trait("Category", "Soak")]
 public sealed class SoakTests
 {
     private const int Pairs = 100;

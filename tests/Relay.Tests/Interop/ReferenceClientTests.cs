@@ -9,6 +9,7 @@ namespace Relay.Tests.Interop;
 /// gateway: two clients join, are introduced, connect, exchange messages both ways, leave, join again,
 /// and reconnect with the same peer id (tests/interop/interop.mjs).
 /// </summary>
+[Trait("Category", "Interop")]
 public sealed class ReferenceClientTests
 {
     [Fact]

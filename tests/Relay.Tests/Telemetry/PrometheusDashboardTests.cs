@@ -11,6 +11,7 @@ namespace Relay.Tests.Telemetry;
 /// PromQL expression in <c>grafana/dashboards/relay.json</c> (variables substituted as Grafana would)
 /// must return data. Also runs <c>promtool check metrics</c> on the scrape.
 /// </summary>
+[Trait("Category", "Prometheus")]
 public sealed partial class PrometheusDashboardTests
 {
     /// <summary>What the test substitutes for Grafana's built-in interval variables.</summary>
