@@ -85,7 +85,7 @@ internal sealed class ConnectionHalf : IRelaySession
             await Socket.SendAsync(payload, type, endOfMessage, CancellationToken.None).ConfigureAwait(false);
             return true;
         }
-        catch (Exception ex) when (IsSocketFailure(ex))
+        catch (Exception ex) when (RelaySocket.IsFailure(ex))
         {
             MarkClosed();
             return false;
@@ -109,15 +109,7 @@ internal sealed class ConnectionHalf : IRelaySession
             }
 
             Volatile.Write(ref _closeDeadline, _sessions.DeadlineAfter(_closeTimeout));
-            if (Socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-            {
-                await Socket.CloseOutputAsync(status, status == WebSocketCloseStatus.Empty ? null : reason, CancellationToken.None)
-                    .ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex) when (IsSocketFailure(ex))
-        {
-            Socket.Abort();
+            await RelaySocket.SendCloseAsync(Socket, status, reason).ConfigureAwait(false);
         }
         finally
         {
@@ -125,9 +117,6 @@ internal sealed class ConnectionHalf : IRelaySession
             _sendGate.Release();
         }
     }
-
-    public static bool IsSocketFailure(Exception ex) =>
-        ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException;
 
     public void OnTick(long now)
     {

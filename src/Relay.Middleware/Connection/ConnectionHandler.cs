@@ -211,7 +211,7 @@ internal sealed partial class ConnectionHandler(
                     return;
                 }
             }
-            catch (Exception ex) when (ConnectionHalf.IsSocketFailure(ex))
+            catch (Exception ex) when (RelaySocket.IsFailure(ex))
             {
                 return;
             }
@@ -260,7 +260,7 @@ internal sealed partial class ConnectionHandler(
             {
                 result = await receive.ConfigureAwait(false);
             }
-            catch (Exception ex) when (ConnectionHalf.IsSocketFailure(ex))
+            catch (Exception ex) when (RelaySocket.IsFailure(ex))
             {
                 Log.ConnectionSocketFailed(logger, source.Key.Local, source.Key.Remote, source.Key.DocumentId, ex);
                 var (status, reason) = pairing.RelayEnd ?? (WebSocketCloseStatus.EndpointUnavailable, (string?)"Partner disconnected");
@@ -336,7 +336,7 @@ internal sealed partial class ConnectionHandler(
                 }
             }
         }
-        catch (Exception ex) when (ConnectionHalf.IsSocketFailure(ex))
+        catch (Exception ex) when (RelaySocket.IsFailure(ex))
         {
         }
     }

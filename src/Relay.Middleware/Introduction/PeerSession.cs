@@ -251,15 +251,7 @@ internal sealed partial class PeerSession : IRelaySession
     {
         try
         {
-            if (Socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-            {
-                await Socket.CloseOutputAsync(_closeStatus, _closeStatus == WebSocketCloseStatus.Empty ? null : _closeReason, CancellationToken.None)
-                    .ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex) when (IsSocketFailure(ex))
-        {
-            Socket.Abort();
+            await RelaySocket.SendCloseAsync(Socket, _closeStatus, _closeReason).ConfigureAwait(false);
         }
         finally
         {
@@ -276,9 +268,6 @@ internal sealed partial class PeerSession : IRelaySession
             message.Release();
         }
     }
-
-    private static bool IsSocketFailure(Exception ex) =>
-        ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException;
 
     public void OnTick(long now)
     {
