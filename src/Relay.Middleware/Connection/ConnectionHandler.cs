@@ -341,6 +341,8 @@ internal sealed partial class ConnectionHandler(
         }
     }
 
+    // Refusals and limit closes log at Debug: each is counted in relay.rejected_connections, and an
+    // attack that provokes them must not flood the log.
     private static partial class Log
     {
         [LoggerMessage(RelayEventIds.ConnectionPending, LogLevel.Debug, "{Local} waits for {Remote} on document {DocumentId}.")]
@@ -349,10 +351,10 @@ internal sealed partial class ConnectionHandler(
         [LoggerMessage(RelayEventIds.ConnectionPaired, LogLevel.Debug, "{Local} and {Remote} are piped together on document {DocumentId}.")]
         public static partial void ConnectionPaired(ILogger logger, string local, string remote, string documentId);
 
-        [LoggerMessage(RelayEventIds.ConnectionReplaced, LogLevel.Information, "A newer request from {Local} for {Remote} on document {DocumentId} replaces the waiting one (closed with 4409).")]
+        [LoggerMessage(RelayEventIds.ConnectionReplaced, LogLevel.Debug, "A newer request from {Local} for {Remote} on document {DocumentId} replaces the waiting one (closed with 4409).")]
         public static partial void ConnectionReplaced(ILogger logger, string local, string remote, string documentId);
 
-        [LoggerMessage(RelayEventIds.ConnectionClosedByRelay, LogLevel.Information, "Closing the waiting request from {Local} for {Remote} on document {DocumentId} with {CloseCode}: {Reason}.")]
+        [LoggerMessage(RelayEventIds.ConnectionClosedByRelay, LogLevel.Debug, "Closing the waiting request from {Local} for {Remote} on document {DocumentId} with {CloseCode}: {Reason}.")]
         public static partial void ConnectionClosedByRelay(ILogger logger, string local, string remote, string documentId, int closeCode, string reason);
 
         [LoggerMessage(RelayEventIds.ConnectionAbandoned, LogLevel.Debug, "{Local} stopped waiting for {Remote} on document {DocumentId}.")]

@@ -288,10 +288,11 @@ internal sealed partial class PeerSession : IRelaySession
 
     private static partial class Log
     {
-        [LoggerMessage(RelayEventIds.PeerSocketFailed, LogLevel.Debug, "Sending to peer {PeerId} failed.")]
+        [LoggerMessage(RelayEventIds.PeerSendFailed, LogLevel.Debug, "Sending to peer {PeerId} failed.")]
         public static partial void SendFailed(ILogger logger, string peerId, Exception exception);
 
-        [LoggerMessage(RelayEventIds.PeerClosedByRelay, LogLevel.Information, "Closing peer {PeerId} with {CloseCode}: {Reason}.")]
+        // Debug: every such close is counted in relay.rejected_connections, and a flood of them must not flood the log.
+        [LoggerMessage(RelayEventIds.PeerClosedByRelay, LogLevel.Debug, "Closing peer {PeerId} with {CloseCode}: {Reason}.")]
         public static partial void ClosedByRelay(ILogger logger, string peerId, int closeCode, RejectionReason reason);
     }
 }

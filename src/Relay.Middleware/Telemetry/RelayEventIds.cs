@@ -15,6 +15,7 @@ internal static class RelayEventIds
     public const int IgnoredMessage = 204;
     public const int PeerClosedByRelay = 205;
     public const int PeerSocketFailed = 206;
+    public const int PeerSendFailed = 207;
 
     // Connection (3xx)
     public const int ConnectionPending = 300;
