@@ -29,4 +29,16 @@ internal static class RelaySocket
             socket.Abort();
         }
     }
+
+    /// <summary>
+    /// After a receive failed: aborts the socket, so a send blocked on it ends too, unless the WebSocket
+    /// itself closed it for a protocol error (1002, 1007), whose close frame must get out.
+    /// </summary>
+    public static void AbortAfterReceiveFailure(WebSocket socket)
+    {
+        if (socket.State != WebSocketState.CloseSent)
+        {
+            socket.Abort();
+        }
+    }
 }

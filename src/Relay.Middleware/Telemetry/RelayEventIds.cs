@@ -25,6 +25,7 @@ internal static class RelayEventIds
     public const int ConnectionClosedByRelay = 304;
     public const int ConnectionSocketFailed = 305;
     public const int ConnectionAbandoned = 306;
+    public const int PairingClosedByRelay = 307;
 
     // Lifetime and configuration (4xx)
     public const int Draining = 400;

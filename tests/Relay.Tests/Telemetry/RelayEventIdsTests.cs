@@ -36,6 +36,7 @@ public sealed class RelayEventIdsTests
     [Theory]
     [InlineData(RelayEventIds.ConnectionReplaced)]
     [InlineData(RelayEventIds.ConnectionClosedByRelay)]
+    [InlineData(RelayEventIds.PairingClosedByRelay)]
     [InlineData(RelayEventIds.PeerClosedByRelay)]
     public void RefusalsAndLimitCloses_LogAtDebug(int eventId)
     {
