@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net.WebSockets;
 using System.Runtime.CompilerServices;
 using Relay.Lifetime;
@@ -6,9 +5,10 @@ using Relay.Lifetime;
 namespace Relay.Connection;
 
 /// <summary>
-/// One socket of a pairing: how it is read (into its pooled buffer), and the gate every send to it
-/// passes through. Data reaches it only from its partner's pump; the relay's own close frames take the
-/// same gate, so sends never overlap. Its <see cref="Pairing"/> decides what is read and sent, and when.
+/// One socket of a pairing: how it is read (into a pooled buffer it holds only while data is there),
+/// and the gate every send to it passes through. Data reaches it only from its partner's pump; the
+/// relay's own close frames take the same gate, so sends never overlap. Its <see cref="Pairing"/>
+/// decides what is read and sent, and when.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The send gate's SemaphoreSlim owns no unmanaged resource unless AvailableWaitHandle is used, which it never is; a close still in flight may touch it after the handler ends.")]
 internal sealed class ConnectionHalf(WebSocket socket, PairingServices services)
@@ -16,7 +16,8 @@ internal sealed class ConnectionHalf(WebSocket socket, PairingServices services)
     private readonly TaskCompletionSource _closeSent = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _sendGate = new(1, 1);
 
-    private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(services.BufferSize);
+    // Touched only by the one receive in flight, and by Release once none is.
+    private byte[]? _buffer;
     private long _closeDeadline = long.MaxValue;
     private long _sendStartedAt;
     private int _closing;
@@ -26,8 +27,32 @@ internal sealed class ConnectionHalf(WebSocket socket, PairingServices services)
     /// <summary>Completes once a close frame has been sent on this socket (or the socket is gone).</summary>
     public Task CloseSent => _closeSent.Task;
 
-    /// <summary>Receives the next fragment: its bytes are in <see cref="Received"/> until the next receive.</summary>
-    public ValueTask<ValueWebSocketReceiveResult> ReceiveAsync() => Socket.ReceiveAsync(_buffer.AsMemory(), CancellationToken.None);
+    /// <summary>
+    /// Receives the next fragment: its bytes are in <see cref="Received"/> until the next receive. It first
+    /// waits for data with a zero-byte read, and gives the buffer back if it has to wait, so an idle socket
+    /// holds none; on a busy pipe the data is already there and the buffer is kept. The zero-byte read
+    /// returns a frame's header: an empty final frame is returned as it is (it ends a message); any other
+    /// header is followed by the read of its data (an empty non-final frame carries none, and is passed
+    /// over for the next frame).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<ValueWebSocketReceiveResult> ReceiveAsync()
+    {
+        var header = Socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
+        if (!header.IsCompleted)
+        {
+            ReturnBuffer();
+        }
+
+        var result = await header.ConfigureAwait(false);
+        if (result.MessageType == WebSocketMessageType.Close || result.EndOfMessage)
+        {
+            return result;
+        }
+
+        _buffer ??= services.Buffers.Rent();
+        return await Socket.ReceiveAsync(_buffer.AsMemory(), CancellationToken.None).ConfigureAwait(false);
+    }
 
     /// <summary>The payload of the last receive, which returned <paramref name="count"/> bytes.</summary>
     public ReadOnlyMemory<byte> Received(int count) => count == 0 ? ReadOnlyMemory<byte>.Empty : _buffer.AsMemory(0, count);
@@ -119,7 +144,7 @@ internal sealed class ConnectionHalf(WebSocket socket, PairingServices services)
         if (_buffer is { } buffer)
         {
             _buffer = null;
-            ArrayPool<byte>.Shared.Return(buffer);
+            services.Buffers.Return(buffer);
         }
     }
 

@@ -15,13 +15,14 @@ namespace Relay.Connection;
 internal sealed class ConnectionHandler(
     PairingBroker broker,
     RelaySessions sessions,
+    PipeBuffers buffers,
     RelaySocketAcceptor acceptor,
     RelayIdPolicy ids,
     RelayOptions options,
     RelayMetrics metrics,
     ILogger<ConnectionHandler> logger)
 {
-    private readonly PairingServices _services = new(broker, sessions, metrics, options, logger);
+    private readonly PairingServices _services = new(broker, sessions, buffers, metrics, options, logger);
 
     public async Task HandleAsync(HttpContext context, string? localPeerId, string? remotePeerId, string? documentId)
     {

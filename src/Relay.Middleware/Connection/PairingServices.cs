@@ -6,7 +6,7 @@ using Relay.Telemetry;
 namespace Relay.Connection;
 
 /// <summary>
-/// What every pairing shares: the broker, the clock, metrics and log, and the
+/// What every pairing shares: the broker, the clock, the pipe buffers, metrics and log, and the
 /// connection limits, read once from the options (durations as clock ticks, close reasons as strings), so
 /// a pairing carries one reference instead of a copy of each.
 /// </summary>
@@ -16,12 +16,12 @@ internal sealed class PairingServices
     private readonly string _messageTooBig;
     private readonly string _pairingLimit;
 
-    public PairingServices(PairingBroker broker, RelaySessions sessions, RelayMetrics metrics, RelayOptions options, ILogger logger)
+    public PairingServices(PairingBroker broker, RelaySessions sessions, PipeBuffers buffers, RelayMetrics metrics, RelayOptions options, ILogger logger)
     {
         var limits = options.Connection;
         Broker = broker;
         Sessions = sessions;
-        BufferSize = limits.BufferSize;
+        Buffers = buffers;
         Metrics = metrics;
         Logger = logger;
         PendingTimeout = limits.PendingTimeout;
@@ -41,7 +41,7 @@ internal sealed class PairingServices
 
     public RelaySessions Sessions { get; }
 
-    public int BufferSize { get; }
+    public PipeBuffers Buffers { get; }
 
     public RelayMetrics Metrics { get; }
 
