@@ -41,6 +41,7 @@ public static class RelayServiceCollectionExtensions
         services.TryAddSingleton<RelaySocketAcceptor>();
         services.TryAddSingleton<PeerRegistry>();
         services.TryAddSingleton<PairingBroker>();
+        services.TryAddSingleton<PipeBuffers>();
         services.TryAddSingleton<IntroductionHandler>();
         services.TryAddSingleton<ConnectionHandler>();
         services.TryAddSingleton<RelayDispatcher>();

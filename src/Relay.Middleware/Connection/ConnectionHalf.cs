@@ -5,69 +5,57 @@ using Relay.Lifetime;
 namespace Relay.Connection;
 
 /// <summary>
-/// One side of a pairing: its socket, its wait for a partner, and the gate every send to it passes
-/// through. Data reaches this socket only from the partner's pump; the relay's own close frames
-/// (limits, shutdown) take the same gate, so sends never overlap.
+/// One socket of a pairing: how it is read (into a pooled buffer it holds only while data is there),
+/// and the gate every send to it passes through. Data reaches it only from its partner's pump; the
+/// relay's own close frames take the same gate, so sends never overlap. Its <see cref="Pairing"/>
+/// decides what is read and sent, and when.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The send gate's SemaphoreSlim owns no unmanaged resource unless AvailableWaitHandle is used, which it never is; a close still in flight may touch it after the handler ends.")]
-internal sealed class ConnectionHalf : IRelaySession
+internal sealed class ConnectionHalf(WebSocket socket, PairingServices services)
 {
-    private readonly TaskCompletionSource<ConnectionHalf?> _partner = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _closeSent = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _sendGate = new(1, 1);
-    private readonly RelaySessions _sessions;
-    private readonly PairingBroker _broker;
-    private readonly TimeSpan _closeTimeout;
-    private readonly long _stallTicks;
-    private readonly long _maxPairingTicks;
-    private long _pendingDeadline;
+
+    // Touched only by the one receive in flight, and by Release once none is.
+    private byte[]? _buffer;
     private long _closeDeadline = long.MaxValue;
     private long _sendStartedAt;
     private int _closing;
 
-    public ConnectionHalf(PairingKey key, WebSocket socket, RelaySessions sessions, PairingBroker broker, RelayOptions options)
-    {
-        Key = key;
-        Socket = socket;
-        _sessions = sessions;
-        _broker = broker;
-        _closeTimeout = options.CloseTimeout;
-        _stallTicks = sessions.Ticks(options.Connection.StallTimeout);
-        _maxPairingTicks = sessions.Ticks(options.Connection.MaxPairingDuration);
-        ArrivedAt = sessions.Now;
-        _pendingDeadline = sessions.DeadlineAfter(options.Connection.PendingTimeout);
-    }
-
-    public PairingKey Key { get; }
-
-    public WebSocket Socket { get; }
-
-    public long ArrivedAt { get; }
-
-    public Pairing? Pairing { get; private set; }
-
-    /// <summary>Completes with the partner, or with null when the wait ended some other way (see <see cref="WaitEnd"/>).</summary>
-    public Task<ConnectionHalf?> Partner => _partner.Task;
-
-    /// <summary>Why the wait ended without a partner: the close code this half gets and the metric result.</summary>
-    public (WebSocketCloseStatus Status, string Reason, Telemetry.PairingResult Result, Telemetry.RejectionReason? Rejection) WaitEnd { get; private set; }
+    public WebSocket Socket { get; } = socket;
 
     /// <summary>Completes once a close frame has been sent on this socket (or the socket is gone).</summary>
     public Task CloseSent => _closeSent.Task;
 
-    public void Pair(Pairing pairing)
+    /// <summary>
+    /// Receives the next fragment: its bytes are in <see cref="Received"/> until the next receive. It first
+    /// waits for data with a zero-byte read, and gives the buffer back if it has to wait, so an idle socket
+    /// holds none; on a busy pipe the data is already there and the buffer is kept. The zero-byte read
+    /// returns a frame's header: an empty final frame is returned as it is (it ends a message); any other
+    /// header is followed by the read of its data (an empty non-final frame carries none, and is passed
+    /// over for the next frame).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<ValueWebSocketReceiveResult> ReceiveAsync()
     {
-        Pairing = pairing;
-        _pendingDeadline = long.MaxValue;
-        _partner.TrySetResult(pairing.PartnerOf(this));
+        var header = Socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
+        if (!header.IsCompleted)
+        {
+            ReturnBuffer();
+        }
+
+        var result = await header.ConfigureAwait(false);
+        if (result.MessageType == WebSocketMessageType.Close || result.EndOfMessage)
+        {
+            return result;
+        }
+
+        _buffer ??= services.Buffers.Rent();
+        return await Socket.ReceiveAsync(_buffer.AsMemory(), CancellationToken.None).ConfigureAwait(false);
     }
 
-    /// <summary>Ends the wait without a partner. The caller has already removed the half from the broker.</summary>
-    public void EndWait(WebSocketCloseStatus status, string reason, Telemetry.PairingResult result, Telemetry.RejectionReason? rejection)
-    {
-        WaitEnd = (status, reason, result, rejection);
-        _partner.TrySetResult(null);
-    }
+    /// <summary>The payload of the last receive, which returned <paramref name="count"/> bytes.</summary>
+    public ReadOnlyMemory<byte> Received(int count) => count == 0 ? ReadOnlyMemory<byte>.Empty : _buffer.AsMemory(0, count);
 
     /// <summary>Sends one frame to this socket; false if it is closing or the send failed.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -81,11 +69,11 @@ internal sealed class ConnectionHalf : IRelaySession
                 return false;
             }
 
-            Volatile.Write(ref _sendStartedAt, _sessions.Now);
+            Volatile.Write(ref _sendStartedAt, services.Sessions.Now);
             await Socket.SendAsync(payload, type, endOfMessage, CancellationToken.None).ConfigureAwait(false);
             return true;
         }
-        catch (Exception ex) when (IsSocketFailure(ex))
+        catch (Exception ex) when (RelaySocket.IsFailure(ex))
         {
             MarkClosed();
             return false;
@@ -97,7 +85,10 @@ internal sealed class ConnectionHalf : IRelaySession
         }
     }
 
-    /// <summary>Sends a close frame to this socket unless one was already sent. Never throws.</summary>
+    /// <summary>
+    /// Sends a close frame to this socket unless one was already sent, and starts the close timeout: a
+    /// peer that does not answer in time is aborted (see <see cref="CloseTimedOut"/>). Never throws.
+    /// </summary>
     public async Task SendCloseAsync(WebSocketCloseStatus status, string? reason)
     {
         await _sendGate.WaitAsync().ConfigureAwait(false);
@@ -108,16 +99,8 @@ internal sealed class ConnectionHalf : IRelaySession
                 return;
             }
 
-            Volatile.Write(ref _closeDeadline, _sessions.DeadlineAfter(_closeTimeout));
-            if (Socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-            {
-                await Socket.CloseOutputAsync(status, status == WebSocketCloseStatus.Empty ? null : reason, CancellationToken.None)
-                    .ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex) when (IsSocketFailure(ex))
-        {
-            Socket.Abort();
+            Volatile.Write(ref _closeDeadline, services.Sessions.DeadlineAfter(services.CloseTimeout));
+            await RelaySocket.SendCloseAsync(Socket, status, reason).ConfigureAwait(false);
         }
         finally
         {
@@ -126,65 +109,20 @@ internal sealed class ConnectionHalf : IRelaySession
         }
     }
 
-    public static bool IsSocketFailure(Exception ex) =>
-        ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException;
+    /// <summary>True once the peer has had the close timeout to answer the relay's close frame.</summary>
+    public bool CloseTimedOut(long now) => now >= Volatile.Read(ref _closeDeadline);
 
-    public void OnTick(long now)
+    /// <summary>True when a send to this peer has been stuck for the stall timeout: it stopped reading.</summary>
+    public bool IsStalled(long now)
     {
-        if (now >= Volatile.Read(ref _closeDeadline))
-        {
-            // The peer did not answer our close frame in time.
-            Abort();
-            return;
-        }
-
-        if (now >= Volatile.Read(ref _pendingDeadline) && _broker.TryRemove(this))
-        {
-            EndWait((WebSocketCloseStatus)RelayCloseCodes.Timeout, "No partner arrived in time",
-                Telemetry.PairingResult.Expired, Telemetry.RejectionReason.PendingTimeout);
-            return;
-        }
-
         var sendStartedAt = Volatile.Read(ref _sendStartedAt);
-        if (sendStartedAt != 0 && now - sendStartedAt >= _stallTicks && Pairing is { } stalled)
-        {
-            // This peer stopped reading while its partner kept writing: end the pairing, and abort this
-            // socket, whose send gate the stuck send holds.
-            stalled.End(RelayCloseCodes.Timeout, "Partner stopped reading", Telemetry.RejectionReason.StalledReader);
-            Abort();
-            return;
-        }
-
-        if (Pairing is { } pairing && ReferenceEquals(pairing.First, this) && now - pairing.StartedAt >= _maxPairingTicks)
-        {
-            pairing.End(RelayCloseCodes.Timeout, "Pairing lasted its maximum duration", Telemetry.RejectionReason.PairingLimit);
-        }
+        return sendStartedAt != 0 && now - sendStartedAt >= services.StallTicks;
     }
 
-    public void CloseForShutdown()
-    {
-        if (_broker.TryRemove(this))
-        {
-            EndWait(WebSocketCloseStatus.EndpointUnavailable, "Server shutting down",
-                Telemetry.PairingResult.Abandoned, Telemetry.RejectionReason.ShuttingDown);
-        }
-        else if (Pairing is not null)
-        {
-            _ = SendCloseAsync(WebSocketCloseStatus.EndpointUnavailable, "Server shutting down");
-        }
-    }
-
-    /// <summary>
-    /// This half's socket failed while receiving. Aborts it, unless the WebSocket itself closed it for a
-    /// protocol error (1002, 1007), whose close frame must get out.
-    /// </summary>
+    /// <summary>This socket failed while receiving: nothing more is sent to it.</summary>
     public void Failed()
     {
-        if (Socket.State != WebSocketState.CloseSent)
-        {
-            Socket.Abort();
-        }
-
+        RelaySocket.AbortAfterReceiveFailure(Socket);
         MarkClosed();
     }
 
@@ -192,6 +130,22 @@ internal sealed class ConnectionHalf : IRelaySession
     {
         Socket.Abort();
         MarkClosed();
+    }
+
+    /// <summary>The half's handler is done with it: no receive is in flight, so the buffer goes back, and no deadline applies any more.</summary>
+    public void Release()
+    {
+        Volatile.Write(ref _closeDeadline, long.MaxValue);
+        ReturnBuffer();
+    }
+
+    private void ReturnBuffer()
+    {
+        if (_buffer is { } buffer)
+        {
+            _buffer = null;
+            services.Buffers.Return(buffer);
+        }
     }
 
     private void MarkClosed()

@@ -1,69 +1,78 @@
 namespace Relay.Connection;
 
-/// <summary>Waiting halves by request, so a reciprocal request finds its partner in O(1).</summary>
+/// <summary>
+/// Matches requests by key: the pairings waiting for their partner, filed under the first request's
+/// key, so a reciprocal request finds its own in O(1). It decides nothing else; the counts it keeps
+/// are the ones the relay's status and level metrics read.
+/// </summary>
 internal sealed class PairingBroker
 {
     private readonly Lock _lock = new();
-    private readonly Dictionary<PairingKey, ConnectionHalf> _pending = [];
+    private readonly Dictionary<PairingKey, Pairing> _waiting = [];
     private int _activePairings;
     private long _heldBytes;
 
-    /// <summary>Pairings whose halves are piped together and not both finished.</summary>
-    public int ActivePairings => Volatile.Read(ref _activePairings);
-
+    /// <summary>Requests waiting for their partner.</summary>
     public int PendingCount
     {
         get
         {
             lock (_lock)
             {
-                return _pending.Count;
+                return _waiting.Count;
             }
         }
     }
 
+    /// <summary>Pairings whose halves are piped together and not both finished.</summary>
+    public int ActivePairings => Volatile.Read(ref _activePairings);
+
+    /// <summary>Bytes waiting requests have sent that wait for their partners.</summary>
+    public long HeldBytes => Interlocked.Read(ref _heldBytes);
+
     /// <summary>
-    /// Takes the waiting partner of <paramref name="half"/> if there is one; otherwise makes
-    /// <paramref name="half"/> wait, and returns in <paramref name="replaced"/> an older waiting request
-    /// with the same key, which the caller closes.
+    /// A request arrives as a pairing of one. Returns the pairing its partner waits in, taken out of the
+    /// broker, for the request to join; or, if none waits, files <paramref name="waiting"/> and returns
+    /// null. An older request with the same key is taken out and returned in <paramref name="replaced"/>:
+    /// ending its wait is the caller's.
     /// </summary>
-    public ConnectionHalf? Arrive(ConnectionHalf half, out ConnectionHalf? replaced)
+    public Pairing? Arrive(Pairing waiting, out Pairing? replaced)
     {
         lock (_lock)
         {
-            if (_pending.Remove(half.Key.Reciprocal, out var partner))
+            if (_waiting.Remove(waiting.Key.Reciprocal, out var partner))
             {
                 replaced = null;
                 return partner;
             }
 
-            _pending.Remove(half.Key, out replaced);
-            _pending.Add(half.Key, half);
+            _waiting.Remove(waiting.Key, out replaced);
+            _waiting.Add(waiting.Key, waiting);
             return null;
         }
     }
 
-    /// <summary>Bytes waiting halves have sent that wait for their partners.</summary>
-    public long HeldBytes => Interlocked.Read(ref _heldBytes);
-
-    public void HeldBytesChanged(long delta) => Interlocked.Add(ref _heldBytes, delta);
-
-    public void PairingStarted() => Interlocked.Increment(ref _activePairings);
-
-    public void PairingEnded() => Interlocked.Decrement(ref _activePairings);
-
-    /// <summary>Stops <paramref name="half"/> waiting; false if it already left (paired, replaced or removed).</summary>
-    public bool TryRemove(ConnectionHalf half)
+    /// <summary>
+    /// Takes <paramref name="pairing"/> out if it still waits. Only the one that takes it out may end its
+    /// wait; false means someone else did (it paired, was replaced, or its wait already ended).
+    /// </summary>
+    public bool TryRemove(Pairing pairing)
     {
         lock (_lock)
         {
-            if (_pending.TryGetValue(half.Key, out var current) && ReferenceEquals(current, half))
+            if (_waiting.TryGetValue(pairing.Key, out var current) && ReferenceEquals(current, pairing))
             {
-                _pending.Remove(half.Key);
+                _waiting.Remove(pairing.Key);
                 return true;
             }
 
             return false;
         }
     }
+
+    public void HeldBytesChanged(long delta) => Interlocked.Add(ref _heldBytes, delta);
+
+    public void PairingStarted() => Interlocked.Increment(ref _activePairings);
+
+    public void PairingEnded() => Interlocked.Decrement(ref _activePairings);
 }

@@ -251,15 +251,7 @@ internal sealed partial class PeerSession : IRelaySession
     {
         try
         {
-            if (Socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-            {
-                await Socket.CloseOutputAsync(_closeStatus, _closeStatus == WebSocketCloseStatus.Empty ? null : _closeReason, CancellationToken.None)
-                    .ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex) when (IsSocketFailure(ex))
-        {
-            Socket.Abort();
+            await RelaySocket.SendCloseAsync(Socket, _closeStatus, _closeReason).ConfigureAwait(false);
         }
         finally
         {
@@ -276,9 +268,6 @@ internal sealed partial class PeerSession : IRelaySession
             message.Release();
         }
     }
-
-    private static bool IsSocketFailure(Exception ex) =>
-        ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException;
 
     public void OnTick(long now)
     {
@@ -299,10 +288,11 @@ internal sealed partial class PeerSession : IRelaySession
 
     private static partial class Log
     {
-        [LoggerMessage(RelayEventIds.PeerSocketFailed, LogLevel.Debug, "Sending to peer {PeerId} failed.")]
+        [LoggerMessage(RelayEventIds.PeerSendFailed, LogLevel.Debug, "Sending to peer {PeerId} failed.")]
         public static partial void SendFailed(ILogger logger, string peerId, Exception exception);
 
-        [LoggerMessage(RelayEventIds.PeerClosedByRelay, LogLevel.Information, "Closing peer {PeerId} with {CloseCode}: {Reason}.")]
+        // Debug: every such close is counted in relay.rejected_connections, and a flood of them must not flood the log.
+        [LoggerMessage(RelayEventIds.PeerClosedByRelay, LogLevel.Debug, "Closing peer {PeerId} with {CloseCode}: {Reason}.")]
         public static partial void ClosedByRelay(ILogger logger, string peerId, int closeCode, RejectionReason reason);
     }
 }

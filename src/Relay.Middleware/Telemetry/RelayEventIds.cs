@@ -15,6 +15,7 @@ internal static class RelayEventIds
     public const int IgnoredMessage = 204;
     public const int PeerClosedByRelay = 205;
     public const int PeerSocketFailed = 206;
+    public const int PeerSendFailed = 207;
 
     // Connection (3xx)
     public const int ConnectionPending = 300;
@@ -24,6 +25,7 @@ internal static class RelayEventIds
     public const int ConnectionClosedByRelay = 304;
     public const int ConnectionSocketFailed = 305;
     public const int ConnectionAbandoned = 306;
+    public const int PairingClosedByRelay = 307;
 
     // Lifetime and configuration (4xx)
     public const int Draining = 400;

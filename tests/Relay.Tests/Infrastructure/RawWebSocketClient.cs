@@ -1,0 +1,88 @@
+using System.Net.Sockets;
+using System.Text;
+
+namespace Relay.Tests.Infrastructure;
+
+/// <summary>
+/// A client WebSocket written by hand on a TCP connection, for what <see cref="System.Net.WebSockets.ClientWebSocket"/>
+/// cannot do: send part of a frame and stop there. Frames are masked with a zero key (valid, and leaves
+/// the payload readable).
+/// </summary>
+internal sealed class RawWebSocketClient : IDisposable
+{
+    private readonly TcpClient _tcp;
+    private readonly NetworkStream _stream;
+
+    private RawWebSocketClient(TcpClient connected)
+    {
+        _tcp = connected;
+        _stream = connected.GetStream();
+    }
+
+    public static async Task<RawWebSocketClient> ConnectAsync(TestGateway gateway, string path)
+    {
+        var tcp = new TcpClient { NoDelay = true };
+        try
+        {
+            await tcp.ConnectAsync(gateway.HttpUri.Host, gateway.HttpUri.Port);
+        }
+        catch
+        {
+            tcp.Dispose();
+            throw;
+        }
+
+        var client = new RawWebSocketClient(tcp);
+        try
+        {
+            await client._stream.WriteAsync(Encoding.ASCII.GetBytes(
+                $"GET {path} HTTP/1.1\r\nHost: {gateway.HttpUri.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+            var response = await client.ReadHandshakeResponseAsync();
+            Assert.StartsWith("HTTP/1.1 101", response, StringComparison.Ordinal);
+            return client;
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The header of a final frame of <paramref name="opcode"/> (1 text, 2 binary, 8 close) with <paramref name="length"/> bytes of payload.</summary>
+    public static byte[] FrameHeader(byte opcode, int length)
+    {
+        byte[] lengthBytes = length switch
+        {
+            < 126 => [(byte)(0x80 | length)],
+            <= ushort.MaxValue => [0x80 | 126, (byte)(length >> 8), (byte)length],
+            _ => throw new ArgumentOutOfRangeException(nameof(length)),
+        };
+        return [(byte)(0x80 | opcode), .. lengthBytes, 0, 0, 0, 0];
+    }
+
+    public Task SendFrameAsync(byte opcode, byte[] payload) => SendAsync([.. FrameHeader(opcode, payload.Length), .. payload]);
+
+    /// <summary>Writes bytes as they are: part of a frame, or several.</summary>
+    public async Task SendAsync(byte[] bytes) => await _stream.WriteAsync(bytes);
+
+    private async Task<string> ReadHandshakeResponseAsync()
+    {
+        // Byte by byte up to the blank line, so no frame after it is consumed.
+        var response = new StringBuilder();
+        var one = new byte[1];
+        while (!response.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+        {
+            if (await _stream.ReadAsync(one) == 0)
+            {
+                break;
+            }
+
+            response.Append((char)one[0]);
+        }
+
+        return response.ToString();
+    }
+
+    public void Dispose() => _tcp.Dispose();
+}
