@@ -58,15 +58,10 @@ internal sealed partial class IntroductionHandler(
         {
             await ReceiveLoopAsync(session).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        catch (Exception ex) when (RelaySocket.IsFailure(ex))
         {
-            // The connection is gone: abort at once, so a send blocked on the dead socket ends too. Unless
-            // the WebSocket itself closed it for a protocol error (1002, 1007): let that close frame out.
             Log.PeerSocketFailed(logger, session.PeerId, ex);
-            if (socket.State != WebSocketState.CloseSent)
-            {
-                socket.Abort();
-            }
+            RelaySocket.AbortAfterReceiveFailure(socket);
         }
         finally
         {

@@ -36,9 +36,12 @@ public sealed class GatewayProcessTests
 
             var (status, _) = await closing;
             Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, status);
+
+            // The drain waits for our answer to its close, so the console logger (which writes on a thread
+            // of its own and may not flush once the process is exiting) has shown the drain by then.
+            await Eventually.TrueAsync(() => process.Output.Contains("Draining 1 relay sockets", StringComparison.Ordinal), "the drain is logged");
             await peer.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
             Assert.Equal(0, await process.WaitForExitAsync());
-            Assert.Contains("Draining 1 relay sockets", process.Output, StringComparison.Ordinal);
         }
         finally
         {

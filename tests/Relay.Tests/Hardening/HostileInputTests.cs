@@ -46,6 +46,40 @@ public sealed class HostileInputTests
         await alice.ExpectIntroductionAsync("bob", "doc");
     }
 
+    [Fact]
+    public async Task AnAttack_OfRefusalsAndLimitCloses_LogsNothingAboveDebug()
+    {
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?>
+        {
+            ["Relay:Introduction:MaxMessageBytes"] = "1024",
+            ["Relay:Connection:MaxHeldFrames"] = "1",
+        });
+
+        for (var i = 0; i < 20; i++)
+        {
+            using var notWebSocket = await gateway.Http.GetAsync("/introduction/alice");
+            Assert.Equal(System.Net.HttpStatusCode.UpgradeRequired, notWebSocket.StatusCode);
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await gateway.RefusedHandshakeAsync("/introduction/%20bad%20")).Status);
+        }
+
+        for (var i = 0; i < 10; i++)
+        {
+            await using var replaced = await TestPeer.ConnectAsync(gateway, "mallory");
+            await using var replacing = await TestPeer.ConnectAsync(gateway, "mallory");
+            Assert.Equal((WebSocketCloseStatus)RelayCloseCodes.Replaced, await replaced.Socket.ReceiveEndAsync());
+
+            await replacing.Socket.SendAsync(new byte[2048], WebSocketMessageType.Binary, endOfMessage: true, CancellationToken.None);
+            Assert.Equal((WebSocketCloseStatus)RelayCloseCodes.MessageTooBig, await replacing.Socket.ReceiveEndAsync());
+
+            using var waiting = await gateway.ConnectAsync("/connection/mallory/bob/doc");
+            await waiting.SendTextAsync("one");
+            await waiting.SendTextAsync("two");
+            Assert.Equal((WebSocketCloseStatus)RelayCloseCodes.MessageTooBig, await waiting.ReceiveEndAsync());
+        }
+
+        Assert.DoesNotContain(gateway.Logs.Entries, e => e.Category.StartsWith("Relay", StringComparison.Ordinal) && e.Level > Microsoft.Extensions.Logging.LogLevel.Debug);
+    }
+
     private static IEnumerable<(byte[] Payload, WebSocketMessageType Type)> HostileFrames()
     {
         var random = new Random(1234);

@@ -38,6 +38,10 @@ public sealed class RelayEventIdsTests
     [InlineData(RelayEventIds.ConnectionClosedByRelay)]
     [InlineData(RelayEventIds.PairingClosedByRelay)]
     [InlineData(RelayEventIds.PeerClosedByRelay)]
+    [InlineData(RelayEventIds.PeerReplaced)]
+    [InlineData(RelayEventIds.RequestRefused)]
+    [InlineData(RelayEventIds.AdmissionRefused)]
+    [InlineData(RelayEventIds.MalformedMessage)]
     public void RefusalsAndLimitCloses_LogAtDebug(int eventId)
     {
         var message = Assert.Single(Messages, message => message.EventId == eventId);
