@@ -101,7 +101,7 @@ internal sealed class PeerCrowd : IAsyncDisposable
                     return;
                 }
 
-                if (!IntroductionMessages.IsIntroduction(message.Span, peer.PartnerUtf8, peer.DocumentUtf8))
+                if (!IntroductionMessages.IsIntroduction(message, peer.PartnerUtf8, peer.DocumentUtf8))
                 {
                     Fail($"peer {peer.Id} received an unexpected message ({Convert.ToHexString(message.Span[..Math.Min(message.Length, 64)])})");
                     return;

@@ -92,7 +92,7 @@ internal sealed partial class IntroductionHandler(
             session.Touch();
             if (first.EndOfMessage)
             {
-                HandleMessage(session, [], first.MessageType, scratch ??= new MessageScratch());
+                HandleMessage(session, ReadOnlyMemory<byte>.Empty, first.MessageType, scratch ??= new MessageScratch());
                 continue;
             }
 
@@ -130,7 +130,7 @@ internal sealed partial class IntroductionHandler(
                     }
                 }
 
-                HandleMessage(session, buffer.AsSpan(0, length), first.MessageType, scratch ??= new MessageScratch());
+                HandleMessage(session, buffer.AsMemory(0, length), first.MessageType, scratch ??= new MessageScratch());
             }
             finally
             {
@@ -141,7 +141,7 @@ internal sealed partial class IntroductionHandler(
 
     private void HandleMessage(
         PeerSession session,
-        ReadOnlySpan<byte> message,
+        ReadOnlyMemory<byte> message,
         WebSocketMessageType type,
         MessageScratch scratch)
     {
@@ -153,7 +153,7 @@ internal sealed partial class IntroductionHandler(
 
         var speaksJson = type == WebSocketMessageType.Text;
         var frame = speaksJson
-            ? JsonIntroductionCodec.Parse(message, _maxDocumentsPerMessage, request)
+            ? JsonIntroductionCodec.Parse(message.Span, _maxDocumentsPerMessage, request)
             : MessagePackIntroductionCodec.Parse(message, _maxDocumentsPerMessage, request);
 
         switch (frame)

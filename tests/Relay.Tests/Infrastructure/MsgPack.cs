@@ -1,21 +1,23 @@
-using System.Buffers.Binary;
-using System.Text;
+using System.Buffers;
+using MessagePack;
 
 namespace Relay.Tests.Infrastructure;
 
 /// <summary>
-/// A test-side MessagePack encoder and decoder, written apart from the relay's codec so the tests do
-/// not check the codec against itself. By default it encodes maps as map16 and strings as
-/// fixstr/str8, as msgpackr (the reference client's encoder) does.
+/// The tests' MessagePack encoder and decoder for plain objects, on MessagePack-CSharp's reader and writer.
+/// By default it encodes maps as map16 and strings as fixstr/str8, as msgpackr (the reference client's
+/// encoder) does; frames recorded from the reference client itself are in <c>ReferenceClientFrames</c>.
 /// </summary>
 internal static class MsgPack
 {
-    /// <summary>Encodes strings, string arrays/lists, nested object arrays and string-keyed dictionaries.</summary>
+    /// <summary>Encodes null, booleans, integers, strings, lists and string-keyed dictionaries.</summary>
     public static byte[] Encode(object? value, bool mapsAsMap16 = true)
     {
-        using var stream = new MemoryStream();
-        Write(stream, value, mapsAsMap16);
-        return stream.ToArray();
+        var output = new ArrayBufferWriter<byte>();
+        var writer = new MessagePackWriter(output);
+        Write(ref writer, value, mapsAsMap16);
+        writer.Flush();
+        return output.WrittenSpan.ToArray();
     }
 
     public static byte[] Join(params string[] documentIds) =>
@@ -27,85 +29,46 @@ internal static class MsgPack
     public static byte[] Heartbeat(string type = "Heartbeat") =>
         Encode(new Dictionary<string, object?> { ["type"] = type });
 
-    private static void Write(Stream s, object? value, bool map16)
+    private static void Write(ref MessagePackWriter writer, object? value, bool map16)
     {
         switch (value)
         {
             case null:
-                s.WriteByte(0xc0);
+                writer.WriteNil();
                 break;
             case bool b:
-                s.WriteByte(b ? (byte)0xc3 : (byte)0xc2);
-                break;
-            case int i when i is >= 0 and <= 127:
-                s.WriteByte((byte)i);
+                writer.Write(b);
                 break;
             case int i:
-                s.WriteByte(0xd2);
-                WriteBigEndian(s, (uint)i, 4);
+                writer.Write(i);
                 break;
-            case string str:
-                var bytes = Encoding.UTF8.GetBytes(str);
-                if (bytes.Length <= 31)
-                {
-                    s.WriteByte((byte)(0xa0 | bytes.Length));
-                }
-                else if (bytes.Length <= 255)
-                {
-                    s.WriteByte(0xd9);
-                    s.WriteByte((byte)bytes.Length);
-                }
-                else if (bytes.Length <= ushort.MaxValue)
-                {
-                    s.WriteByte(0xda);
-                    WriteBigEndian(s, (uint)bytes.Length, 2);
-                }
-                else
-                {
-                    s.WriteByte(0xdb);
-                    WriteBigEndian(s, (uint)bytes.Length, 4);
-                }
-
-                s.Write(bytes);
+            case string s:
+                writer.Write(s);
                 break;
             case IDictionary<string, object?> map:
                 if (map16)
                 {
-                    s.WriteByte(0xde);
-                    WriteBigEndian(s, (uint)map.Count, 2);
+                    // msgpackr writes map16 whatever the count; the library would choose fixmap.
+                    writer.WriteRaw(new byte[] { MessagePackCode.Map16, (byte)(map.Count >> 8), (byte)map.Count });
                 }
                 else
                 {
-                    s.WriteByte((byte)(0x80 | map.Count));
+                    writer.WriteMapHeader(map.Count);
                 }
 
                 foreach (var (key, item) in map)
                 {
-                    Write(s, key, map16);
-                    Write(s, item, map16);
+                    writer.Write(key);
+                    Write(ref writer, item, map16);
                 }
 
                 break;
             case System.Collections.IEnumerable list:
                 var items = list.Cast<object?>().ToList();
-                if (items.Count <= 15)
-                {
-                    s.WriteByte((byte)(0x90 | items.Count));
-                }
-                else if (items.Count <= ushort.MaxValue)
-                {
-                    s.WriteByte(0xdc);
-                    WriteBigEndian(s, (uint)items.Count, 2);
-                }
-                else
-                {
-                    s.WriteByte(0xdd);
-                    WriteBigEndian(s, (uint)items.Count, 4);
-                }
-
+                writer.WriteArrayHeader(items.Count);
                 foreach (var item in items)
                 {
-                    Write(s, item, map16);
+                    Write(ref writer, item, map16);
                 }
 
                 break;
@@ -114,19 +77,12 @@ internal static class MsgPack
         }
     }
 
-    private static void WriteBigEndian(Stream s, uint value, int size)
-    {
-        Span<byte> bytes = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(bytes, value);
-        s.Write(bytes[(4 - size)..]);
-    }
-
-    /// <summary>Decodes maps, arrays, strings, nil, booleans and small integers into plain objects.</summary>
+    /// <summary>Decodes maps, arrays, strings, nil, booleans and integers into plain objects.</summary>
     public static object? Decode(byte[] data)
     {
-        var position = 0;
-        var value = Read(data, ref position);
-        if (position != data.Length)
+        var reader = new MessagePackReader(data);
+        var value = Read(ref reader);
+        if (!reader.End)
         {
             throw new FormatException("Trailing bytes.");
         }
@@ -141,78 +97,40 @@ internal static class MsgPack
         return ((string)map["type"]!, (string)map["peerId"]!, ((List<object?>)map["documentIds"]!).Cast<string>().ToArray());
     }
 
-    private static object? Read(byte[] d, ref int p)
+    private static object? Read(ref MessagePackReader reader)
     {
-        var code = d[p++];
-        switch (code)
+        switch (reader.NextMessagePackType)
         {
-            case <= 0x7f:
-                return (int)code;
-            case >= 0x80 and <= 0x8f:
-                return ReadMap(d, ref p, code & 0x0f);
-            case >= 0x90 and <= 0x9f:
-                return ReadArray(d, ref p, code & 0x0f);
-            case >= 0xa0 and <= 0xbf:
-                return ReadString(d, ref p, code & 0x1f);
-            case 0xc0:
+            case MessagePackType.Nil:
+                reader.ReadNil();
                 return null;
-            case 0xc2:
-                return false;
-            case 0xc3:
-                return true;
-            case 0xd9:
-                return ReadString(d, ref p, d[p++]);
-            case 0xda:
-                return ReadString(d, ref p, ReadLength(d, ref p, 2));
-            case 0xdb:
-                return ReadString(d, ref p, ReadLength(d, ref p, 4));
-            case 0xdc:
-                return ReadArray(d, ref p, ReadLength(d, ref p, 2));
-            case 0xdd:
-                return ReadArray(d, ref p, ReadLength(d, ref p, 4));
-            case 0xde:
-                return ReadMap(d, ref p, ReadLength(d, ref p, 2));
-            case 0xdf:
-                return ReadMap(d, ref p, ReadLength(d, ref p, 4));
+            case MessagePackType.Boolean:
+                return reader.ReadBoolean();
+            case MessagePackType.Integer:
+                return reader.ReadInt32();
+            case MessagePackType.String:
+                return reader.ReadString();
+            case MessagePackType.Array:
+                var count = reader.ReadArrayHeader();
+                var list = new List<object?>(count);
+                for (var i = 0; i < count; i++)
+                {
+                    list.Add(Read(ref reader));
+                }
+
+                return list;
+            case MessagePackType.Map:
+                var entries = reader.ReadMapHeader();
+                var map = new Dictionary<string, object?>(entries);
+                for (var i = 0; i < entries; i++)
+                {
+                    var key = reader.ReadString() ?? throw new FormatException("A nil map key.");
+                    map[key] = Read(ref reader);
+                }
+
+                return map;
             default:
-                throw new FormatException($"Unsupported code 0x{code:x2}.");
+                throw new FormatException($"Unsupported code 0x{reader.NextCode:x2}.");
         }
-    }
-
-    private static int ReadLength(byte[] d, ref int p, int size)
-    {
-        var value = size == 2 ? BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(p)) : (int)BinaryPrimitives.ReadUInt32BigEndian(d.AsSpan(p));
-        p += size;
-        return value;
-    }
-
-    private static string ReadString(byte[] d, ref int p, int length)
-    {
-        var value = Encoding.UTF8.GetString(d, p, length);
-        p += length;
-        return value;
-    }
-
-    private static List<object?> ReadArray(byte[] d, ref int p, int count)
-    {
-        var list = new List<object?>(count);
-        for (var i = 0; i < count; i++)
-        {
-            list.Add(Read(d, ref p));
-        }
-
-        return list;
-    }
-
-    private static Dictionary<string, object?> ReadMap(byte[] d, ref int p, int count)
-    {
-        var map = new Dictionary<string, object?>(count);
-        for (var i = 0; i < count; i++)
-        {
-            var key = (string)Read(d, ref p)!;
-            map[key] = Read(d, ref p);
-        }
-
-        return map;
     }
 }

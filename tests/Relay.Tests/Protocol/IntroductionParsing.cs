@@ -11,7 +11,7 @@ internal static class IntroductionParsing
     public static (IntroductionFrame Result, IntroductionRequest Request) ParseMessagePack(ReadOnlySpan<byte> frame, int maxDocuments = DefaultMaxDocuments)
     {
         var request = new IntroductionRequest();
-        var result = MessagePackIntroductionCodec.Parse(frame, maxDocuments, request);
+        var result = MessagePackIntroductionCodec.Parse(frame.ToArray(), maxDocuments, request);
         return (result, request);
     }
 

@@ -343,4 +343,58 @@ public sealed class MessagePackIntroductionCodecTests
             message.Release();
         }
     }
+
+    /// <summary>One complete value of every MessagePack type and width, including containers holding them.</summary>
+    public static TheoryData<string> EveryValue() => new()
+    {
+        "00", "7f", // positive fixint
+        "e0", "ff", // negative fixint
+        "c0", "c2", "c3", // nil, false, true
+        "c400", "c403010203", "c50003010203", "c600000003010203", // bin8/16/32
+        "c70201aabb", "c700ff", "c8000201aabb", "c90000000201aabb", // ext8 (incl. empty payload), ext16, ext32
+        "d401aa", "d501aabb", "d601aabbccdd", "d701" + "0102030405060708", "d8ff" + "000102030405060708090a0b0c0d0e0f", // fixext 1/2/4/8/16
+        "ca3f800000", "cb3ff0000000000000", // float32, float64
+        "ccff", "cdffff", "ceffffffff", "cfffffffffffffffff", // uint8..64
+        "d080", "d18000", "d280000000", "d38000000000000000", // int8..64
+        "a0", "a3616263", "d903616263", "da0003616263", "db00000003616263", // str widths
+        "90", "93010203", "dc0002c0c0", "dd00000002c0c0", // array widths
+        "80", "81a161c0", "de0001a161c0", "df00000001a161c0", // map widths
+        "9281a16193c401ffd401aacb3ff000000000000080", // [{a:[bin, fixext1, float64]}, {}]
+        "81" + "93c3c2c0" + "de0001" + "cf0000000000000001" + "dd00000001" + "c900000000ff", // map with an array key and a map value
+    };
+
+    [Theory]
+    [MemberData(nameof(EveryValue))]
+    public void Parse_UnknownKeyWithAnyValue_SkipsExactlyThatValue(string hex)
+    {
+        var value = Convert.FromHexString(hex);
+
+        // As the value of an unknown key, and as a key itself (a non-string key is an unknown key too).
+        var asValue = ParseMessagePack([0x83, .. TypeKey, .. JoinValue, .. Str("extra"), .. value, .. DocumentIdsKey, 0x91, .. Str("doc")]);
+        var asKey = ParseMessagePack([0x83, .. value, 0xc0, .. TypeKey, .. JoinValue, .. DocumentIdsKey, 0x91, .. Str("doc")]);
+
+        Assert.Equal(IntroductionFrame.Membership, asValue.Result);
+        Assert.Equal(["doc"], asValue.Request.Join);
+        Assert.Equal(IntroductionFrame.Membership, asKey.Result);
+        Assert.Equal(["doc"], asKey.Request.Join);
+    }
+
+    [Theory]
+    [MemberData(nameof(EveryValue))]
+    public void Parse_UnknownValueCutShort_IsMalformed(string hex)
+    {
+        var value = Convert.FromHexString(hex);
+        for (var length = 0; length < value.Length; length++)
+        {
+            byte[] frame = [0x82, .. TypeKey, .. JoinValue, .. Str("extra"), .. value.AsSpan(0, length)];
+            AssertIgnored(IntroductionFrame.Malformed, ParseMessagePack(frame));
+        }
+    }
+
+    [Fact]
+    public void Parse_NeverUsedCode_IsMalformed()
+    {
+        AssertIgnored(IntroductionFrame.Malformed, ParseMessagePack([0x82, .. TypeKey, .. JoinValue, .. Str("extra"), 0xc1]));
+        AssertIgnored(IntroductionFrame.Malformed, ParseMessagePack([0xc1]));
+    }
 }
