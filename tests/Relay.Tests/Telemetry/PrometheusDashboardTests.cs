@@ -22,12 +22,18 @@ public sealed partial class PrometheusDashboardTests
         ["__range"] = "5m",
     };
 
+    /// <summary>
+    /// A pending timeout short enough that the load's lonely request expires soon, and long enough that a
+    /// busy machine pairs the live halves in time.
+    /// </summary>
+    private static readonly Dictionary<string, string?> LoadSettings = new() { ["Relay:Connection:PendingTimeout"] = "00:00:01" };
+
     [Fact]
     public async Task Dashboard_EveryExpression_ReturnsDataFromARealPrometheusScrapingTheGatewayUnderLoad()
     {
         PrometheusServer.Locate();
         var dashboard = Dashboard.Load();
-        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Relay:Connection:PendingTimeout"] = "00:00:00.300" });
+        await using var gateway = await TestGateway.StartAsync(LoadSettings);
         await using var load = await Load.StartAsync(gateway);
         await using var prometheus = await PrometheusServer.StartAsync(gateway.HttpUri);
 
@@ -75,7 +81,7 @@ public sealed partial class PrometheusDashboardTests
     public async Task Scrape_PassesPromtool_WithNoProblemInRelayFamilies()
     {
         var promtool = PrometheusServer.Locate("promtool");
-        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Relay:Connection:PendingTimeout"] = "00:00:00.300" });
+        await using var gateway = await TestGateway.StartAsync(LoadSettings);
         await using var load = await Load.StartAsync(gateway);
         var scrape = await Scrape.FromAsync(gateway);
 
@@ -219,10 +225,16 @@ public sealed partial class PrometheusDashboardTests
 
             await Assert.ThrowsAsync<WebSocketException>(() => gateway.ConnectAsync($"/introduction/{new string('x', 300)}"));
 
-            var left = await gateway.ConnectAsync("/connection/left/right/live");
-            var right = await gateway.ConnectAsync("/connection/right/left/live");
+            // Both halves at once and a round trip before the chatter begins: one after the other, a busy
+            // machine can let the first wait past the short pending timeout, and the pairing never forms.
+            var halves = await Task.WhenAll(
+                gateway.ConnectAsync("/connection/left/right/live"),
+                gateway.ConnectAsync("/connection/right/left/live"));
+            var (left, right) = (halves[0], halves[1]);
             load._open.Add(left);
             load._open.Add(right);
+            await left.SendTextAsync("paired?");
+            Assert.Equal("paired?", (await right.ReceiveMessageAsync()).Text);
             load._chatter = load.ChatterAsync(left, right);
             return load;
         }
