@@ -16,6 +16,9 @@ internal static class GatewayApp
 {
     private const string EmbeddedSettings = "Relay.Gateway.appsettings.json";
 
+    /// <summary>JWT bearer validation is on when this section is configured (the section <c>dotnet user-jwts</c> writes).</summary>
+    private const string BearerSchemeSection = "Authentication:Schemes:Bearer";
+
     public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateBuilder(args);
@@ -28,7 +31,12 @@ internal static class GatewayApp
         builder.Services.AddHealthChecks();
         AddGatewayOptions(builder.Services, builder.Configuration.GetSection(GatewayOptions.SectionName));
         GatewayTelemetry.Add(builder.Services, builder.Configuration);
-        builder.Services.AddAuthentication();
+        var authentication = builder.Services.AddAuthentication();
+        if (builder.Configuration.GetSection(BearerSchemeSection).Exists())
+        {
+            authentication.AddRelayJwtBearer();
+        }
+
         builder.Services.AddAuthorization();
         builder.Services.AddCors();
 

@@ -15,6 +15,9 @@ public static class RelayCloseCodes
     /// <summary>4400: bad request, such as an invalid peer or document id.</summary>
     public const int BadRequest = 4400;
 
+    /// <summary>4403: forbidden: a Join named a document the peer's identity may not join (nothing of it is applied).</summary>
+    public const int Forbidden = 4403;
+
     /// <summary>4408: timed out: no partner within the pending timeout, an idle peer, a stalled reader, or the pairing's duration limit.</summary>
     public const int Timeout = 4408;
 

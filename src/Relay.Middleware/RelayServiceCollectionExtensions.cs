@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Configuration;
@@ -7,6 +8,7 @@ using Relay;
 using Relay.Admission;
 using Relay.Configuration;
 using Relay.Connection;
+using Relay.Identity;
 using Relay.Introduction;
 using Relay.Lifetime;
 using Relay.Telemetry;
@@ -39,6 +41,12 @@ public static class RelayServiceCollectionExtensions
         services.TryAddSingleton<RelayMetrics>();
         services.TryAddSingleton<RelaySessions>();
         services.TryAddSingleton<RelaySocketAcceptor>();
+        services.TryAddSingleton<RelayOrigins>();
+        services.TryAddSingleton<RelayAccess>();
+        services.AddAuthorizationCore();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IAuthorizationHandler, DocumentsClaimHandler>());
+        services.AddOptions<AuthorizationOptions>().Configure(static authorization =>
+            authorization.AddPolicy(RelayIdentityOptions.DocumentsClaimPolicyName, policy => policy.AddRequirements(new DocumentsClaimRequirement())));
         services.TryAddSingleton<PeerRegistry>();
         services.TryAddSingleton<PairingBroker>();
         services.TryAddSingleton<PipeBuffers>();

@@ -1,7 +1,10 @@
 using System.Net.WebSockets;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
+using Relay.Identity;
 using Relay.Lifetime;
 using Relay.Telemetry;
 
@@ -11,10 +14,16 @@ namespace Relay.Admission;
 internal sealed partial class RelaySocketAcceptor(
     RelaySessions sessions,
     RelayOptions options,
+    RelayOrigins origins,
+    RelayAccess access,
+    IAuthenticationSchemeProvider schemes,
     RelayMetrics metrics,
     ILogger<RelaySocketAcceptor> logger)
 {
-    /// <summary>Refuses the request (503 while shutting down, 426 if it is no WebSocket upgrade) or admits it.</summary>
+    /// <summary>
+    /// Refuses the request (503 while shutting down, 426 if it is no WebSocket upgrade, 403 from a browser
+    /// origin not allowed, 401 without a user when identities are bound) or admits it.
+    /// </summary>
     public async ValueTask<bool> AdmitAsync(HttpContext context)
     {
         if (sessions.IsStopping)
@@ -32,6 +41,49 @@ internal sealed partial class RelaySocketAcceptor(
             return false;
         }
 
+        if (!origins.Allows(context.Request.Headers.Origin))
+        {
+            await RefuseAsync(context, StatusCodes.Status403Forbidden, RejectionReason.OriginNotAllowed,
+                "Relay sockets are not open to this origin.").ConfigureAwait(false);
+            return false;
+        }
+
+        if (access.RequiresUser && context.User.Identity?.IsAuthenticated != true)
+        {
+            // The scheme's challenge says why (WWW-Authenticate: Bearer error="invalid_token", ...).
+            if (await schemes.GetDefaultChallengeSchemeAsync().ConfigureAwait(false) is not null)
+            {
+                await context.ChallengeAsync().ConfigureAwait(false);
+            }
+
+            await RefuseAsync(context, StatusCodes.Status401Unauthorized, RejectionReason.Unauthenticated,
+                "Relay sockets need an authenticated user.").ConfigureAwait(false);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Refuses (403) a request whose path names a peer that is not the authenticated user, or a document the
+    /// user may not use; call after the ids are known to be valid.
+    /// </summary>
+    public async ValueTask<bool> AuthorizeAsync(HttpContext context, string peerId, string? documentId = null)
+    {
+        if (!access.MayBe(context.User, peerId))
+        {
+            await RefuseAsync(context, StatusCodes.Status403Forbidden, RejectionReason.Forbidden,
+                "The peer id in the path is not the authenticated user's.").ConfigureAwait(false);
+            return false;
+        }
+
+        if (documentId is not null && !await access.MayUseAsync(context.User, documentId).ConfigureAwait(false))
+        {
+            await RefuseAsync(context, StatusCodes.Status403Forbidden, RejectionReason.Forbidden,
+                "The authenticated user may not use this document.").ConfigureAwait(false);
+            return false;
+        }
+
         return true;
     }
 
@@ -45,15 +97,24 @@ internal sealed partial class RelaySocketAcceptor(
     public Task RefuseAsync(HttpContext context, int statusCode, RejectionReason reason, string message)
     {
         metrics.Rejected(reason);
-        Log.Refused(logger, context.Request.Path, statusCode, reason);
+        Log.Refused(logger, PathForLog(context), statusCode, reason);
         context.Response.StatusCode = statusCode;
         context.Response.ContentType = "text/plain; charset=utf-8";
         return context.Response.WriteAsync(message, context.RequestAborted);
     }
 
+    /// <summary>The request path with a token carried in it (an <c>access_token</c> route value) masked: tokens never reach the log.</summary>
+    private static string PathForLog(HttpContext context)
+    {
+        var path = context.Request.Path.ToString();
+        return context.GetRouteValue(Microsoft.Extensions.DependencyInjection.RelayAuthenticationBuilderExtensions.AccessTokenName) is string { Length: > 0 } token
+            ? path.Replace(token, "***", StringComparison.Ordinal)
+            : path;
+    }
+
     private static partial class Log
     {
         [LoggerMessage(RelayEventIds.RequestRefused, LogLevel.Debug, "Refused relay request {Path} with {StatusCode} ({Reason}).")]
-        public static partial void Refused(ILogger logger, PathString path, int statusCode, RejectionReason reason);
+        public static partial void Refused(ILogger logger, string path, int statusCode, RejectionReason reason);
     }
 }

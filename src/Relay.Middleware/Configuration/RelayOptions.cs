@@ -46,6 +46,48 @@ public sealed class RelayOptions
     /// <c>RateLimiterPolicy</c>, or <c>RequireRateLimiting</c> on <c>MapRelay</c>).
     /// </summary>
     public RelayAdmissionOptions Admission { get; set; } = new();
+
+    /// <summary>
+    /// Who a relay peer is and which documents it may reach, from the authenticated user (see the README,
+    /// "Securing the relay"). Unset: the relay is open, as without a gateway.
+    /// </summary>
+    public RelayIdentityOptions Identity { get; set; } = new();
+
+    /// <summary>
+    /// Origins (<c>https://app.example.com</c>) whose browsers may open relay sockets; a handshake whose
+    /// <c>Origin</c> header names any other is refused with 403, which closes cross-site WebSocket
+    /// hijacking. Requests without an <c>Origin</c> header (servers, native apps) are not browsers and pass.
+    /// Empty (default): any origin.
+    /// </summary>
+    public string[] AllowedOrigins { get; set; } = [];
+}
+
+/// <summary>Binds relay identities to ASP.NET Core authentication and authorization.</summary>
+public sealed class RelayIdentityOptions
+{
+    /// <summary>The authorization policy that <see cref="DocumentsClaim"/> makes: <c>relay-documents</c>.</summary>
+    public const string DocumentsClaimPolicyName = "relay-documents";
+
+    /// <summary>
+    /// A claim of the authenticated user (e.g. <c>sub</c>) that every peer id in a relay path must equal.
+    /// When set, every relay route requires an authenticated user (401 before the handshake otherwise) and a
+    /// path naming another peer is refused with 403. Unset (default): peer ids are not checked.
+    /// </summary>
+    public string? PeerIdClaim { get; set; }
+
+    /// <summary>
+    /// A claim listing, one value per claim (a JSON array in a JWT), the document ids the user may join or
+    /// pair on, or <c>*</c> for all. When set, the policy <see cref="DocumentsClaimPolicyName"/> checks every
+    /// document. Unset (default): documents are not checked, unless <see cref="DocumentPolicy"/> names a policy.
+    /// </summary>
+    public string? DocumentsClaim { get; set; }
+
+    /// <summary>
+    /// An authorization policy evaluated for every document a peer joins or pairs on, with the document id
+    /// (a string) as the resource, so an app decides with its own <c>IAuthorizationHandler</c>. Default: the
+    /// built-in <see cref="DocumentsClaimPolicyName"/> when <see cref="DocumentsClaim"/> is set, else none.
+    /// </summary>
+    public string? DocumentPolicy { get; set; }
 }
 
 /// <summary>Limits of the introduction channel (<c>/introduction/{peerId}</c>).</summary>

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Relay.Identity;
 
 namespace Relay.Configuration;
 
@@ -59,6 +60,16 @@ internal sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
         Require(admission.NewSocketsPerSecondPerClient >= 0, $"Relay:Admission:NewSocketsPerSecondPerClient must not be negative (0 means unlimited; was {admission.NewSocketsPerSecondPerClient}).");
         Require(admission.NewSocketsPerSecondPerClient == 0 || admission.NewSocketsBurstPerClient >= admission.NewSocketsPerSecondPerClient,
             $"Relay:Admission:NewSocketsBurstPerClient must be at least NewSocketsPerSecondPerClient (was {admission.NewSocketsBurstPerClient}).");
+
+        var identity = options.Identity;
+        Require(identity.PeerIdClaim is null || identity.PeerIdClaim.Trim().Length > 0, "Relay:Identity:PeerIdClaim must not be blank (leave it unset to switch peer binding off).");
+        Require(identity.DocumentsClaim is null || identity.DocumentsClaim.Trim().Length > 0, "Relay:Identity:DocumentsClaim must not be blank (leave it unset to switch it off).");
+        Require(identity.DocumentPolicy is null || identity.DocumentPolicy.Trim().Length > 0, "Relay:Identity:DocumentPolicy must not be blank (leave it unset for the default).");
+        for (var i = 0; i < options.AllowedOrigins.Length; i++)
+        {
+            Require(RelayOrigins.IsOrigin(options.AllowedOrigins[i]),
+                $"Relay:AllowedOrigins:{i} must be an origin such as https://app.example.com (scheme, host and optional port; no path), was '{options.AllowedOrigins[i]}'.");
+        }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

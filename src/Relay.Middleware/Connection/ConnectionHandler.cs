@@ -38,6 +38,11 @@ internal sealed class ConnectionHandler(
             return;
         }
 
+        if (!await acceptor.AuthorizeAsync(context, localPeerId!, documentId).ConfigureAwait(false))
+        {
+            return;
+        }
+
         using var socket = await acceptor.AcceptAsync(context).ConfigureAwait(false);
         var half = new ConnectionHalf(socket, _services);
 

@@ -1,9 +1,11 @@
 using System.Buffers;
 using System.Net.WebSockets;
+using System.Security.Claims;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Relay.Admission;
 using Relay.Configuration;
+using Relay.Identity;
 using Relay.Lifetime;
 using Relay.Protocol;
 using Relay.Telemetry;
@@ -19,6 +21,7 @@ internal sealed partial class IntroductionHandler(
     RelaySessions sessions,
     RelaySocketAcceptor acceptor,
     RelayIdPolicy ids,
+    RelayAccess access,
     RelayOptions options,
     RelayMetrics metrics,
     ILogger<IntroductionHandler> logger)
@@ -42,6 +45,11 @@ internal sealed partial class IntroductionHandler(
             return;
         }
 
+        if (!await acceptor.AuthorizeAsync(context, peerId!).ConfigureAwait(false))
+        {
+            return;
+        }
+
         var socket = await acceptor.AcceptAsync(context).ConfigureAwait(false);
         var session = new PeerSession(peerId!, socket, sessions, options, metrics, logger);
         sessions.Add(session);
@@ -56,7 +64,7 @@ internal sealed partial class IntroductionHandler(
 
         try
         {
-            await ReceiveLoopAsync(session).ConfigureAwait(false);
+            await ReceiveLoopAsync(session, context.User).ConfigureAwait(false);
         }
         catch (Exception ex) when (RelaySocket.IsFailure(ex))
         {
@@ -74,7 +82,7 @@ internal sealed partial class IntroductionHandler(
         }
     }
 
-    private async Task ReceiveLoopAsync(PeerSession session)
+    private async Task ReceiveLoopAsync(PeerSession session, ClaimsPrincipal user)
     {
         var socket = session.Socket;
 
@@ -92,7 +100,7 @@ internal sealed partial class IntroductionHandler(
             session.Touch();
             if (first.EndOfMessage)
             {
-                HandleMessage(session, ReadOnlyMemory<byte>.Empty, first.MessageType, scratch ??= new MessageScratch());
+                await HandleMessageAsync(session, user, ReadOnlyMemory<byte>.Empty, first.MessageType, scratch ??= new MessageScratch()).ConfigureAwait(false);
                 continue;
             }
 
@@ -130,7 +138,7 @@ internal sealed partial class IntroductionHandler(
                     }
                 }
 
-                HandleMessage(session, buffer.AsMemory(0, length), first.MessageType, scratch ??= new MessageScratch());
+                await HandleMessageAsync(session, user, buffer.AsMemory(0, length), first.MessageType, scratch ??= new MessageScratch()).ConfigureAwait(false);
             }
             finally
             {
@@ -139,8 +147,10 @@ internal sealed partial class IntroductionHandler(
         }
     }
 
-    private void HandleMessage(
+    /// <summary>Handles one message; completes synchronously (without allocating) unless documents are authorized.</summary>
+    private async ValueTask HandleMessageAsync(
         PeerSession session,
+        ClaimsPrincipal user,
         ReadOnlyMemory<byte> message,
         WebSocketMessageType type,
         MessageScratch scratch)
@@ -179,6 +189,13 @@ internal sealed partial class IntroductionHandler(
         if (!AllValid(request.Join) || !AllValid(request.Leave))
         {
             session.CloseByRelay(RelayCloseCodes.BadRequest, RejectionReason.InvalidId, "Invalid document id");
+            return;
+        }
+
+        // A Join naming a document the user may not use is refused whole: nothing of the message applies.
+        if (access.ChecksDocuments && request.Join.Count > 0 && !await access.MayUseAllAsync(user, request.Join).ConfigureAwait(false))
+        {
+            session.CloseByRelay(RelayCloseCodes.Forbidden, RejectionReason.Forbidden, "Not allowed to join a document of this Join");
             return;
         }
 

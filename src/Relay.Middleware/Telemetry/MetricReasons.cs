@@ -17,6 +17,9 @@ internal enum RejectionReason
     StalledReader,
     PairingLimit,
     OverLimit,
+    Unauthenticated,
+    Forbidden,
+    OriginNotAllowed,
 }
 
 /// <summary>Why an introduction message was ignored: the <c>error.type</c> tag of <c>relay.protocol_errors</c>.</summary>
@@ -54,6 +57,9 @@ internal static class MetricTags
         RejectionReason.StalledReader => "stalled_reader",
         RejectionReason.PairingLimit => "pairing_limit",
         RejectionReason.OverLimit => "over_limit",
+        RejectionReason.Unauthenticated => "unauthenticated",
+        RejectionReason.Forbidden => "forbidden",
+        RejectionReason.OriginNotAllowed => "origin_not_allowed",
         _ => throw new ArgumentOutOfRangeException(nameof(reason)),
     };
 

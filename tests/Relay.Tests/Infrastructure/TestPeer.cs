@@ -16,8 +16,8 @@ internal sealed class TestPeer : IAsyncDisposable
 
     public ClientWebSocket Socket { get; }
 
-    public static async Task<TestPeer> ConnectAsync(TestGateway gateway, string peerId, string prefix = "") =>
-        new(peerId, await gateway.ConnectAsync($"{prefix}/introduction/{Uri.EscapeDataString(peerId)}"));
+    public static async Task<TestPeer> ConnectAsync(TestGateway gateway, string peerId, string prefix = "", Action<ClientWebSocketOptions>? options = null) =>
+        new(peerId, await gateway.ConnectAsync($"{prefix}/introduction/{Uri.EscapeDataString(peerId)}", options));
 
     public Task JoinAsync(params string[] documentIds) => Socket.SendBinaryAsync(MsgPack.Join(documentIds));
 
