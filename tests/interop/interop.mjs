@@ -1,9 +1,10 @@
 // Drives the real @localfirst/relay 4.2.2 client (dist/Client.js) against a relay whose URL is the
-// first argument. Prints one JSON line per observed event; exits 0 when the whole scenario passed.
+// first argument (alice's; bob's is the second when they differ, as base URLs carrying each one's token do). Prints one JSON line per observed event; exits 0 when the whole scenario passed.
 // Every step waits for the event it needs; nothing waits on a timer except the overall deadline.
 import { Client } from "@localfirst/relay/Client.js"
 
 const url = process.argv[2]
+const bobUrl = process.argv[3] ?? url
 const deadline = setTimeout(() => fail("scenario timed out"), 20_000)
 const log = event => console.log(JSON.stringify(event))
 function fail(reason) {
@@ -44,7 +45,7 @@ async function connectAndExchange(alice, bob, documentId, round) {
 
 const documentId = "interop-doc"
 let alice = new Client({ peerId: "alice", url, documentIds: [documentId] })
-const bob = new Client({ peerId: "bob", url, documentIds: [documentId] })
+const bob = new Client({ peerId: "bob", url: bobUrl, documentIds: [documentId] })
 
 // Round 1: join, introduction, connection, messages both ways.
 await connectAndExchange(alice, bob, documentId, 1)

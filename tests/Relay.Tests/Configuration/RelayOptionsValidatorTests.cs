@@ -27,7 +27,23 @@ public sealed class RelayOptionsValidatorTests
         ("Relay:Connection:MaxBytesPerPairing", o => o.Connection.MaxBytesPerPairing = -1),
         ("Relay:Connection:MaxPairingDuration", o => o.Connection.MaxPairingDuration = TimeSpan.FromSeconds(-1)),
         ("Relay:Connection:StallTimeout", o => o.Connection.StallTimeout = TimeSpan.FromSeconds(-1)),
+        ("Relay:Identity:PeerIdClaim", o => o.Identity.PeerIdClaim = " "),
+        ("Relay:Identity:DocumentsClaim", o => o.Identity.DocumentsClaim = ""),
+        ("Relay:Identity:DocumentPolicy", o => o.Identity.DocumentPolicy = ""),
+        ("Relay:AllowedOrigins:1", o => o.AllowedOrigins = ["https://app.example.com", "https://app.example.com/path"]),
     ];
+
+    [Theory]
+    [InlineData("https://app.example.com", true)]
+    [InlineData("http://localhost:5173/", true)]
+    [InlineData("https://app.example.com/path", false)]
+    [InlineData("https://app.example.com?x=1", false)]
+    [InlineData("https://user@app.example.com", false)]
+    [InlineData("app.example.com", false)]
+    [InlineData("ftp://app.example.com", false)]
+    [InlineData("", false)]
+    public void AllowedOrigins_AcceptOnlyOrigins(string value, bool valid) =>
+        Assert.Equal(valid, Relay.Identity.RelayOrigins.IsOrigin(value));
 
     public static TheoryData<int> RuleIndexes() => [.. Enumerable.Range(0, Rules.Length)];
 
