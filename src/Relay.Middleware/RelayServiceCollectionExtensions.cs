@@ -43,7 +43,7 @@ public static class RelayServiceCollectionExtensions
         services.TryAddSingleton<RelaySocketAcceptor>();
         services.TryAddSingleton<RelayOrigins>();
         services.TryAddSingleton<RelayAccess>();
-        services.AddAuthorizationCore();
+        services.AddAuthorization();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IAuthorizationHandler, DocumentsClaimHandler>());
         services.AddOptions<AuthorizationOptions>().Configure(static authorization =>
             authorization.AddPolicy(RelayIdentityOptions.DocumentsClaimPolicyName, policy => policy.AddRequirements(new DocumentsClaimRequirement())));

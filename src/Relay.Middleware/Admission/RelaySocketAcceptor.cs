@@ -2,6 +2,7 @@ using System.Net.WebSockets;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 using Relay.Identity;
@@ -16,7 +17,6 @@ internal sealed partial class RelaySocketAcceptor(
     RelayOptions options,
     RelayOrigins origins,
     RelayAccess access,
-    IAuthenticationSchemeProvider schemes,
     RelayMetrics metrics,
     ILogger<RelaySocketAcceptor> logger)
 {
@@ -51,7 +51,9 @@ internal sealed partial class RelaySocketAcceptor(
         if (access.RequiresUser && context.User.Identity?.IsAuthenticated != true)
         {
             // The scheme's challenge says why (WWW-Authenticate: Bearer error="invalid_token", ...).
-            if (await schemes.GetDefaultChallengeSchemeAsync().ConfigureAwait(false) is not null)
+            // A host without authentication services has no scheme to challenge with.
+            if (context.RequestServices.GetService<IAuthenticationSchemeProvider>() is { } schemes
+                && await schemes.GetDefaultChallengeSchemeAsync().ConfigureAwait(false) is not null)
             {
                 await context.ChallengeAsync().ConfigureAwait(false);
             }
