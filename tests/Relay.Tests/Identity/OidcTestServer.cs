@@ -1,11 +1,6 @@
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.Tokens;
+using Relay.Tests.Infrastructure;
 
 namespace Relay.Tests.Identity;
 
@@ -30,30 +25,28 @@ internal sealed class OidcTestServer : IAsyncDisposable
         var key = TestTokens.NewRsaKey();
         var jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(key);
         var authority = "";
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        app.MapGet("/.well-known/openid-configuration", () => Results.Json(new JsonObject
+        var (app, address) = await LoopbackApp.StartAsync(app =>
         {
-            ["issuer"] = authority,
-            ["jwks_uri"] = authority + "/jwks",
-            ["id_token_signing_alg_values_supported"] = new JsonArray("RS256"),
-        }));
-        app.MapGet("/jwks", () => Results.Json(new JsonObject
-        {
-            ["keys"] = new JsonArray(new JsonObject
+            app.MapGet("/.well-known/openid-configuration", () => Results.Json(new JsonObject
             {
-                ["kty"] = "RSA",
-                ["use"] = "sig",
-                ["alg"] = "RS256",
-                ["kid"] = jwk.Kid,
-                ["n"] = jwk.N,
-                ["e"] = jwk.E,
-            }),
-        }));
-        await app.StartAsync();
-        authority = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+                ["issuer"] = authority,
+                ["jwks_uri"] = authority + "/jwks",
+                ["id_token_signing_alg_values_supported"] = new JsonArray("RS256"),
+            }));
+            app.MapGet("/jwks", () => Results.Json(new JsonObject
+            {
+                ["keys"] = new JsonArray(new JsonObject
+                {
+                    ["kty"] = "RSA",
+                    ["use"] = "sig",
+                    ["alg"] = "RS256",
+                    ["kid"] = jwk.Kid,
+                    ["n"] = jwk.N,
+                    ["e"] = jwk.E,
+                }),
+            }));
+        });
+        authority = address;
         var tokens = TestTokens.Rs256(authority, key);
         return (new OidcTestServer(app, authority), tokens);
     }

@@ -1,10 +1,3 @@
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-
 namespace Relay.Tests.Infrastructure;
 
 /// <summary>A plain HTTP backend on Kestrel at 127.0.0.1:0 that the gateway proxies to; it echoes the path it got.</summary>
@@ -22,13 +15,8 @@ internal sealed class TestBackend : IAsyncDisposable
 
     public static async Task<TestBackend> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        app.Run(context => context.Response.WriteAsync($"backend saw {context.Request.Path}"));
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+        var (app, address) = await LoopbackApp.StartAsync(app =>
+            app.Run(context => context.Response.WriteAsync($"backend saw {context.Request.Path}")));
         return new TestBackend(app, address);
     }
 
