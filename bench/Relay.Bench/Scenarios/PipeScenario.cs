@@ -20,12 +20,23 @@ internal sealed class PipeScenario(BenchContext context)
 
     private static readonly string[] AllTargets = [Target.Relay, Target.Reference, Target.Floor];
 
-    public sealed record Case(string Label, int Pairs, int MessageSize, long BytesPerDirection, int WindowMessages);
+    /// <summary>The headline 1 KiB case: each message its own WebSocket send, as browsers and Node's ws send.</summary>
+    public const string RealClient1K = "16 pairs x 1 KiB, one send per message";
+
+    /// <summary>The 1 KiB case with the sender packing every message its window allows into one write.</summary>
+    public const string Packed1K = "16 pairs x 1 KiB, packed writes";
+
+    /// <summary>64 KiB messages: one per write either way (a write holds up to 64 KiB).</summary>
+    public const string Bulk64K = "4 pairs x 64 KiB";
+
+    /// <param name="OneWritePerMessage">Each message is its own socket write (a real client's send), or writes pack as many as the window allows.</param>
+    public sealed record Case(string Label, int Pairs, int MessageSize, long BytesPerDirection, int WindowMessages, bool OneWritePerMessage);
 
     public IReadOnlyList<Case> Cases =>
     [
-        new("16 pairs x 1 KiB", 16, 1024, context.Config.PipeBytesPerDirection1K, 256),
-        new("4 pairs x 64 KiB", 4, 64 * 1024, context.Config.PipeBytesPerDirection64K, 16),
+        new(RealClient1K, 16, 1024, context.Config.PipeBytesPerDirection1K, 256, OneWritePerMessage: true),
+        new(Packed1K, 16, 1024, context.Config.PipeBytesPerDirection1K, 256, OneWritePerMessage: false),
+        new(Bulk64K, 4, 64 * 1024, context.Config.PipeBytesPerDirection64K, 16, OneWritePerMessage: true),
     ];
 
     public async Task RunAsync()
@@ -48,8 +59,8 @@ internal sealed class PipeScenario(BenchContext context)
         using var dispose = new Disposer(streams);
         for (var p = 0; p < ends.Count; p++)
         {
-            streams.Add(new FlowStream(2 * p, ends[p].A, ends[p].B, c.MessageSize, c.WindowMessages));
-            streams.Add(new FlowStream(2 * p + 1, ends[p].B, ends[p].A, c.MessageSize, c.WindowMessages));
+            streams.Add(new FlowStream(2 * p, ends[p].A, ends[p].B, c.MessageSize, c.WindowMessages, c.OneWritePerMessage));
+            streams.Add(new FlowStream(2 * p + 1, ends[p].B, ends[p].A, c.MessageSize, c.WindowMessages, c.OneWritePerMessage));
         }
 
         // Warm-up: every stream flowing for a while (JIT tiers settle, buffers grow), and at least a
@@ -136,9 +147,11 @@ internal sealed class PipeScenario(BenchContext context)
     /// streams until <see cref="Measure"/> says how many more messages to send; the receiver stops at
     /// the last one.
     /// </summary>
-    private sealed class FlowStream(int id, IPipeEnd from, IPipeEnd to, int size, int window) : IDisposable
+    private sealed class FlowStream(int id, IPipeEnd from, IPipeEnd to, int size, int window, bool oneWritePerMessage) : IDisposable
     {
         private const int BatchBytes = 64 * 1024;
+
+        private readonly int _batchBytes = oneWritePerMessage ? 1 : BatchBytes;
 
         private readonly SemaphoreSlim _credits = new(window, window);
         private readonly TaskCompletionSource _warmedUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -196,8 +209,8 @@ internal sealed class PipeScenario(BenchContext context)
                     return;
                 }
 
-                // Everything the window allows goes out in one write (up to 64 KiB), as a busy client's
-                // socket would coalesce it anyway.
+                // Packed: everything the window allows goes out in one write (up to 64 KiB). One write per
+                // message: each message is its own send, as a browser's or Node ws's send() is.
                 await _credits.WaitAsync(cancellationToken).ConfigureAwait(false);
                 do
                 {
@@ -205,7 +218,7 @@ internal sealed class PipeScenario(BenchContext context)
                     from.Append(message);
                     sequence++;
                 }
-                while (sequence < end && from.Pending < BatchBytes && _credits.Wait(0, CancellationToken.None));
+                while (sequence < end && from.Pending < _batchBytes && _credits.Wait(0, CancellationToken.None));
 
                 await from.FlushAsync(cancellationToken).ConfigureAwait(false);
             }
