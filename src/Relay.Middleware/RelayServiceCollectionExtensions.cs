@@ -9,6 +9,7 @@ using Relay.Configuration;
 using Relay.Connection;
 using Relay.Introduction;
 using Relay.Lifetime;
+using Relay.Rooms;
 using Relay.Telemetry;
 using Yarp.ReverseProxy.Configuration.RouteValidators;
 
@@ -44,6 +45,8 @@ public static class RelayServiceCollectionExtensions
         services.TryAddSingleton<PipeBuffers>();
         services.TryAddSingleton<IntroductionHandler>();
         services.TryAddSingleton<ConnectionHandler>();
+        services.TryAddSingleton<IRoomRegistry, RoomRegistry>();
+        services.TryAddSingleton<RoomsHandler>();
         services.TryAddSingleton<RelayDispatcher>();
         services.TryAddSingleton<IRelayStatus, RelayStatus>();
         services.TryAddSingleton<RelayAdmissionPolicy>();

@@ -60,6 +60,13 @@ internal sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
         Require(admission.NewSocketsPerSecondPerClient == 0 || admission.NewSocketsBurstPerClient >= admission.NewSocketsPerSecondPerClient,
             $"Relay:Admission:NewSocketsBurstPerClient must be at least NewSocketsPerSecondPerClient (was {admission.NewSocketsBurstPerClient}).");
 
+        var rooms = options.Rooms;
+        Require(rooms.MaxPacketBytes >= 256, $"Relay:Rooms:MaxPacketBytes must be at least 256 (was {rooms.MaxPacketBytes}).");
+        Require(rooms.MaxUsersPerRoom >= 1, $"Relay:Rooms:MaxUsersPerRoom must be at least 1 (was {rooms.MaxUsersPerRoom}).");
+        Require(rooms.MaxRooms >= 1, $"Relay:Rooms:MaxRooms must be at least 1 (was {rooms.MaxRooms}).");
+        Require(rooms.MaxQueuedBytes >= 1024, $"Relay:Rooms:MaxQueuedBytes must be at least 1024 (was {rooms.MaxQueuedBytes}).");
+        Require(rooms.HeartbeatInterval >= TimeSpan.Zero, "Relay:Rooms:HeartbeatInterval must not be negative (zero turns heartbeats off).");
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
