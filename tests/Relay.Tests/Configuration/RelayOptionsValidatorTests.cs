@@ -27,6 +27,11 @@ public sealed class RelayOptionsValidatorTests
         ("Relay:Connection:MaxBytesPerPairing", o => o.Connection.MaxBytesPerPairing = -1),
         ("Relay:Connection:MaxPairingDuration", o => o.Connection.MaxPairingDuration = TimeSpan.FromSeconds(-1)),
         ("Relay:Connection:StallTimeout", o => o.Connection.StallTimeout = TimeSpan.FromSeconds(-1)),
+        ("Relay:Rooms:MaxPacketBytes", o => o.Rooms.MaxPacketBytes = 255),
+        ("Relay:Rooms:MaxUsersPerRoom", o => o.Rooms.MaxUsersPerRoom = 0),
+        ("Relay:Rooms:MaxRooms", o => o.Rooms.MaxRooms = 0),
+        ("Relay:Rooms:MaxQueuedBytes", o => o.Rooms.MaxQueuedBytes = 1023),
+        ("Relay:Rooms:HeartbeatInterval", o => o.Rooms.HeartbeatInterval = TimeSpan.FromSeconds(-1)),
     ];
 
     public static TheoryData<int> RuleIndexes() => [.. Enumerable.Range(0, Rules.Length)];
