@@ -144,7 +144,7 @@ internal sealed partial class RoomsHandler(
                 TellDeparture(departure, scratch);
             }
 
-            session.RequestClose((int)(socket.CloseStatus ?? WebSocketCloseStatus.Empty), socket.CloseStatusDescription, byRelay: false);
+            session.RequestClose(socket.CloseStatus ?? WebSocketCloseStatus.Empty, socket.CloseStatusDescription, byRelay: false);
             await session.CloseSent.ConfigureAwait(false);
             sessions.Remove(session);
             Log.SocketDisconnected(logger, session.ConnectionId, socket.CloseStatus);
@@ -336,7 +336,7 @@ internal sealed partial class RoomsHandler(
         {
             Log.UserReplaced(logger, packet.UserId, packet.RoomId);
             metrics.Rejected(RejectionReason.Replaced);
-            replaced.RequestClose(RelayCloseCodes.Replaced, "Replaced by a newer socket for this UserId in this room");
+            replaced.RequestClose((WebSocketCloseStatus)RelayCloseCodes.Replaced, "Replaced by a newer socket for this UserId in this room");
             TellDeparture(join.ReplacedDeparture!, scratch);
         }
 
