@@ -316,6 +316,13 @@ internal sealed partial class RoomsHandler(
             return;
         }
 
+        // Written before the join, so a packet that cannot be written back (a lone surrogate in some
+        // field) changes nothing; written again if the user turns out to be the initiator.
+        if (Rewrite(session, packet, scratch, "false") is not { } bytes)
+        {
+            return;
+        }
+
         var join = registry.Join(session, packet.RoomId, packet.UserId);
         switch (join.Status)
         {
@@ -340,10 +347,12 @@ internal sealed partial class RoomsHandler(
             TellDeparture(join.ReplacedDeparture!, scratch);
         }
 
-        if (packet.Write(scratch.Writer, join.Initiator ? "true" : "false") is { } bytes)
+        if (join.Initiator)
         {
-            Deliver(join.Members!, bytes, RoomEvent.Connect, scratch);
+            bytes = packet.Write(scratch.Writer, "true")!;
         }
+
+        Deliver(join.Members!, bytes, RoomEvent.Connect, scratch);
     }
 
     /// <summary>Sends the packet, whole, to everyone in the room, sender included.</summary>
@@ -357,13 +366,9 @@ internal sealed partial class RoomsHandler(
             return;
         }
 
-        if (packet.Write(scratch.Writer, null) is { } bytes)
+        if (Rewrite(session, packet, scratch, null) is { } bytes)
         {
             Deliver(members, bytes, RoomEvent.Broadcast, scratch);
-        }
-        else
-        {
-            Bad(session, BadPacketReason.InvalidJson);
         }
 
         members.Clear();
@@ -382,9 +387,9 @@ internal sealed partial class RoomsHandler(
 
         var payload = scratch.Writer.UserIdList(userIds);
         userIds.Clear();
-        if (packet.Write(scratch.Writer, payload) is { } bytes)
+        if (Rewrite(session, packet, scratch, payload) is { } bytes)
         {
-            Send(session, bytes, RoomEvent.Ping, scratch);
+            Deliver([session], bytes, RoomEvent.Ping, scratch);
         }
     }
 
@@ -426,12 +431,16 @@ internal sealed partial class RoomsHandler(
         }
     }
 
-    private void Send(RoomSession recipient, byte[] packet, RoomEvent roomEvent, PacketScratch scratch)
+    /// <summary>The packet written back with <paramref name="payload"/>, or null (counted as invalid JSON) if it cannot be.</summary>
+    private byte[]? Rewrite(RoomSession session, RoomPacket packet, PacketScratch scratch, string? payload)
     {
-        if (recipient.TrySend(recipient.SockJs ? scratch.Writer.SockJsMessage(packet) : packet))
+        var bytes = packet.Write(scratch.Writer, payload);
+        if (bytes is null)
         {
-            metrics.RoomPacketDelivered(roomEvent);
+            Bad(session, BadPacketReason.InvalidJson);
         }
+
+        return bytes;
     }
 
     private void Bad(RoomSession session, BadPacketReason reason)

@@ -49,6 +49,24 @@ internal sealed class RoomClient : IAsyncDisposable
     public Task SendPacketAsync(string eventName, string userId, string roomId, object? payload = null) =>
         SendAsync(Packet(eventName, userId, roomId, payload));
 
+    /// <summary>
+    /// Connects to a room and waits for the connect packet to come back to this client and to reach each
+    /// of <paramref name="othersInRoom"/>; returns this client's copy.
+    /// </summary>
+    public async Task<JsonNode> JoinAsync(string userId, string roomId, params RoomClient[] othersInRoom)
+    {
+        await SendPacketAsync("connect", userId, roomId);
+        var own = await ReceivePacketAsync();
+        foreach (var receiver in othersInRoom.Prepend(this))
+        {
+            var packet = receiver == this ? own : await receiver.ReceivePacketAsync();
+            Assert.Equal("connect", (string?)packet["Header"]!["Event"]);
+            Assert.Equal(userId, (string?)packet["Header"]!["UserId"]);
+        }
+
+        return own;
+    }
+
     /// <summary>Sends one text message as the client would: raw, or as a SockJS frame of one string.</summary>
     public Task SendAsync(string message) =>
         Socket.SendTextAsync(SockJs ? JsonSerializer.Serialize(new[] { message }) : message);

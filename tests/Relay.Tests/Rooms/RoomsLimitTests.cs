@@ -32,11 +32,8 @@ public sealed class RoomsLimitTests
         await using var alice = await RoomClient.ConnectAsync(gateway, sockJs);
         await using var bob = await RoomClient.ConnectAsync(gateway, sockJs);
         await using var carol = await RoomClient.ConnectAsync(gateway, sockJs);
-        await alice.SendPacketAsync("connect", "alice", "room");
-        await alice.ReceivePacketAsync();
-        await bob.SendPacketAsync("connect", "bob", "room");
-        await bob.ReceivePacketAsync();
-        await alice.ReceivePacketAsync();
+        await alice.JoinAsync("alice", "room");
+        await bob.JoinAsync("bob", "room", alice);
 
         await carol.SendPacketAsync("connect", "carol", "room");
 
@@ -61,10 +58,8 @@ public sealed class RoomsLimitTests
         await using var alice = await RoomClient.ConnectAsync(gateway, sockJs: false);
         await using var bob = await RoomClient.ConnectAsync(gateway, sockJs: true);
         await using var carol = await RoomClient.ConnectAsync(gateway, sockJs: false);
-        await alice.SendPacketAsync("connect", "alice", "one");
-        await alice.ReceivePacketAsync();
-        await bob.SendPacketAsync("connect", "bob", "two");
-        await bob.ReceivePacketAsync();
+        await alice.JoinAsync("alice", "one");
+        await bob.JoinAsync("bob", "two");
 
         // Alice alone in "one" may move to a new room "three": "one" empties as she leaves it.
         await alice.SendPacketAsync("connect", "alice", "three");
@@ -107,9 +102,8 @@ public sealed class RoomsLimitTests
         using var recorder = new MetricRecorder(gateway.Services);
         await using var stalled = await RoomClient.ConnectAsync(gateway, sockJs);
         await using var sender = await RoomClient.ConnectAsync(gateway, sockJs: false);
-        await stalled.SendPacketAsync("connect", "stalled", "room");
-        await sender.SendPacketAsync("connect", "sender", "room");
-        await sender.ReceivePacketAsync();
+        await stalled.JoinAsync("stalled", "room");
+        await sender.JoinAsync("sender", "room");
 
         // Large broadcasts fill the stalled socket's TCP buffers, then its queue; the sender, who reads, is never held up.
         var payload = new string('x', 30_000);
@@ -136,8 +130,7 @@ public sealed class RoomsLimitTests
         var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Relay:DrainTimeout"] = "00:00:20" });
         var raw = await RoomClient.ConnectAsync(gateway, sockJs: false);
         var sockJs = await RoomClient.ConnectAsync(gateway, sockJs: true);
-        await raw.SendPacketAsync("connect", "raw", "room");
-        await raw.ReceivePacketAsync();
+        await raw.JoinAsync("raw", "room");
 
         var closes = new[] { raw, sockJs }.Select(async client =>
         {

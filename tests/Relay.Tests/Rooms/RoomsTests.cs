@@ -50,13 +50,9 @@ public sealed class RoomsTests
         await using var alice = await RoomClient.ConnectAsync(gateway, sockJs);
         await using var bob = await RoomClient.ConnectAsync(gateway, !sockJs);
         await using var carol = await RoomClient.ConnectAsync(gateway, sockJs);
-        await alice.SendPacketAsync("connect", "alice", "room");
-        await alice.ReceivePacketAsync();
-        await bob.SendPacketAsync("connect", "bob", "room");
-        await bob.ReceivePacketAsync();
-        await alice.ReceivePacketAsync();
-        await carol.SendPacketAsync("connect", "carol", "elsewhere");
-        await carol.ReceivePacketAsync();
+        await alice.JoinAsync("alice", "room");
+        await bob.JoinAsync("bob", "room", alice);
+        await carol.JoinAsync("carol", "elsewhere");
 
         // An object Payload, an extra field in the Header and at the top, and text that needs escaping.
         const string Sent = """{"Header":{"Event":"broadcast","UserId":"alice","RoomId":"room","Extra":[1,2.5,null]},"Payload":{"Type":"Ice Offer","IcePacket":{"sdp":"v=0\r\n\"é☃😀"}},"Trace":true}""";
@@ -81,11 +77,8 @@ public sealed class RoomsTests
         await using var gateway = await TestGateway.StartAsync();
         await using var bob = await RoomClient.ConnectAsync(gateway, sockJs);
         await using var alice = await RoomClient.ConnectAsync(gateway, sockJs);
-        await bob.SendPacketAsync("connect", "bob", "room");
-        await bob.ReceivePacketAsync();
-        await alice.SendPacketAsync("connect", "alice", "room");
-        await alice.ReceivePacketAsync();
-        await bob.ReceivePacketAsync();
+        await bob.JoinAsync("bob", "room");
+        await alice.JoinAsync("alice", "room", bob);
 
         await alice.SendAsync("""{"Header":{"Event":"ping","UserId":"alice","RoomId":"room"},"Payload":"{}","Extra":1}""");
         var answer = await alice.ReceivePacketAsync();
@@ -105,11 +98,8 @@ public sealed class RoomsTests
         await using var gateway = await TestGateway.StartAsync();
         await using var alice = await RoomClient.ConnectAsync(gateway, sockJs);
         var bob = await RoomClient.ConnectAsync(gateway, !sockJs);
-        await alice.SendPacketAsync("connect", "alice", "room");
-        await alice.ReceivePacketAsync();
-        await bob.SendPacketAsync("connect", "bob", "room");
-        await bob.ReceivePacketAsync();
-        await alice.ReceivePacketAsync();
+        await alice.JoinAsync("alice", "room");
+        await bob.JoinAsync("bob", "room", alice);
 
         await bob.DisposeAsync();
         var told = await alice.ReceivePacketAsync();
@@ -126,8 +116,7 @@ public sealed class RoomsTests
         await using var gateway = await TestGateway.StartAsync();
         await using var alice = await RoomClient.ConnectAsync(gateway, sockJs: true);
         using var bob = await RawWebSocketClient.ConnectAsync(gateway, "/echo/websocket");
-        await alice.SendPacketAsync("connect", "alice", "room");
-        await alice.ReceivePacketAsync();
+        await alice.JoinAsync("alice", "room");
         await bob.SendFrameAsync(0x1, System.Text.Encoding.UTF8.GetBytes(RoomClient.Packet("connect", "bob", "room")));
         AssertPacket(await alice.ReceivePacketAsync(), "connect", "bob", "room", "false");
 
@@ -145,11 +134,8 @@ public sealed class RoomsTests
         await using var gateway = await TestGateway.StartAsync();
         await using var alice = await RoomClient.ConnectAsync(gateway, sockJs);
         await using var bob = await RoomClient.ConnectAsync(gateway, sockJs);
-        await alice.SendPacketAsync("connect", "alice", "first");
-        await alice.ReceivePacketAsync();
-        await bob.SendPacketAsync("connect", "bob", "first");
-        await bob.ReceivePacketAsync();
-        await alice.ReceivePacketAsync();
+        await alice.JoinAsync("alice", "first");
+        await bob.JoinAsync("bob", "first", alice);
 
         await bob.SendPacketAsync("connect", "bob", "second");
 
@@ -171,11 +157,8 @@ public sealed class RoomsTests
         await using var gateway = await TestGateway.StartAsync();
         await using var alice = await RoomClient.ConnectAsync(gateway, sockJs);
         await using var bob = await RoomClient.ConnectAsync(gateway, sockJs);
-        await alice.SendPacketAsync("connect", "alice", "room");
-        await alice.ReceivePacketAsync();
-        await bob.SendPacketAsync("connect", "bob", "room");
-        await bob.ReceivePacketAsync();
-        await alice.ReceivePacketAsync();
+        await alice.JoinAsync("alice", "room");
+        await bob.JoinAsync("bob", "room", alice);
 
         await bob.SendPacketAsync("disconnect", "bob", "room");
 
@@ -199,11 +182,8 @@ public sealed class RoomsTests
         await using var alice = await RoomClient.ConnectAsync(gateway, sockJs);
         await using var old = await RoomClient.ConnectAsync(gateway, sockJs);
         await using var fresh = await RoomClient.ConnectAsync(gateway, !sockJs);
-        await alice.SendPacketAsync("connect", "alice", "room");
-        await alice.ReceivePacketAsync();
-        await old.SendPacketAsync("connect", "bob", "room");
-        await old.ReceivePacketAsync();
-        await alice.ReceivePacketAsync();
+        await alice.JoinAsync("alice", "room");
+        await old.JoinAsync("bob", "room", alice);
 
         await fresh.SendPacketAsync("connect", "bob", "room");
 
@@ -248,8 +228,7 @@ public sealed class RoomsTests
         using var recorder = new MetricRecorder(gateway.Services);
         await using var alice = await RoomClient.ConnectAsync(gateway, sockJs);
         await using var bob = await RoomClient.ConnectAsync(gateway, !sockJs);
-        await bob.SendPacketAsync("connect", "bob", "room");
-        await bob.ReceivePacketAsync();
+        await bob.JoinAsync("bob", "room");
 
         string[] invalidJson =
         [
@@ -321,11 +300,8 @@ public sealed class RoomsTests
         using var recorder = new MetricRecorder(gateway.Services);
         await using var alice = await RoomClient.ConnectAsync(gateway, sockJs: false);
         await using var bob = await RoomClient.ConnectAsync(gateway, sockJs: true);
-        await alice.SendPacketAsync("connect", "alice", "room");
-        await alice.ReceivePacketAsync();
-        await bob.SendPacketAsync("connect", "bob", "room");
-        await bob.ReceivePacketAsync();
-        await alice.ReceivePacketAsync();
+        await alice.JoinAsync("alice", "room");
+        await bob.JoinAsync("bob", "room", alice);
         await alice.SendPacketAsync("broadcast", "alice", "room");
         await alice.ReceivePacketAsync();
         await bob.ReceivePacketAsync();
