@@ -149,7 +149,7 @@ internal sealed partial class RoomsHandler(
             sessions.Remove(session);
             Log.SocketDisconnected(logger, session.ConnectionId, socket.CloseStatus);
             socket.Dispose();
-            scratch.Writer.Dispose();
+            scratch.Dispose();
         }
     }
 
@@ -449,14 +449,23 @@ internal sealed partial class RoomsHandler(
         Log.BadPacket(logger, session.ConnectionId, reason);
     }
 
-    /// <summary>What one socket's receive loop reuses from packet to packet.</summary>
-    private sealed class PacketScratch
+    /// <summary>
+    /// What one socket's receive loop reuses from packet to packet, made at first use: a socket that
+    /// only connects costs none of it.
+    /// </summary>
+    private sealed class PacketScratch : IDisposable
     {
-        public PacketWriter Writer { get; } = new();
+        private PacketWriter? _writer;
+        private List<RoomSession>? _members;
+        private List<string>? _userIds;
 
-        public List<RoomSession> Members { get; } = [];
+        public PacketWriter Writer => _writer ??= new();
 
-        public List<string> UserIds { get; } = [];
+        public List<RoomSession> Members => _members ??= [];
+
+        public List<string> UserIds => _userIds ??= [];
+
+        public void Dispose() => _writer?.Dispose();
     }
 
     private static partial class Log
