@@ -360,9 +360,8 @@ internal sealed partial class RoomsHandler(
     {
         var members = scratch.Members;
         members.Clear();
-        if (!registry.TryGetRoom(session, packet.RoomId, packet.UserId, members, null))
+        if (!InRoom(session, packet, members, null))
         {
-            Bad(session, BadPacketReason.NotMember);
             return;
         }
 
@@ -379,9 +378,8 @@ internal sealed partial class RoomsHandler(
     {
         var userIds = scratch.UserIds;
         userIds.Clear();
-        if (!registry.TryGetRoom(session, packet.RoomId, packet.UserId, null, userIds))
+        if (!InRoom(session, packet, null, userIds))
         {
-            Bad(session, BadPacketReason.NotMember);
             return;
         }
 
@@ -396,16 +394,25 @@ internal sealed partial class RoomsHandler(
     /// <summary>Takes the socket out of its room (the original ignored this packet); the rest are told.</summary>
     private void Disconnect(RoomSession session, RoomPacket packet, PacketScratch scratch)
     {
-        if (!registry.TryGetRoom(session, packet.RoomId, packet.UserId, null, null))
-        {
-            Bad(session, BadPacketReason.NotMember);
-            return;
-        }
-
-        if (registry.Leave(session) is { } departure)
+        if (InRoom(session, packet, null, null) && registry.Leave(session) is { } departure)
         {
             TellDeparture(departure, scratch);
         }
+    }
+
+    /// <summary>
+    /// True if the socket is in the packet's room under the packet's UserId (then <paramref name="members"/>
+    /// and <paramref name="userIds"/>, when given, are filled); otherwise the packet is counted as <c>not_member</c>.
+    /// </summary>
+    private bool InRoom(RoomSession session, RoomPacket packet, List<RoomSession>? members, List<string>? userIds)
+    {
+        if (registry.TryGetRoom(session, packet.RoomId, packet.UserId, members, userIds))
+        {
+            return true;
+        }
+
+        Bad(session, BadPacketReason.NotMember);
+        return false;
     }
 
     private void TellDeparture(RoomDeparture departure, PacketScratch scratch)
