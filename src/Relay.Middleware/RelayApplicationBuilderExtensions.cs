@@ -6,8 +6,8 @@ namespace Microsoft.AspNetCore.Builder;
 public static class RelayApplicationBuilderExtensions
 {
     /// <summary>
-    /// Serves relay routes: YARP routes whose <c>Metadata</c> has <c>Relay</c> = <c>Introduction</c> or
-    /// <c>Connection</c>, and endpoints mapped with <c>MapRelay</c>. Call it after <c>UseRouting</c> and
+    /// Serves relay routes: YARP routes whose <c>Metadata</c> has <c>Relay</c> = <c>Introduction</c>,
+    /// <c>Connection</c> or <c>Rooms</c>, and endpoints mapped with <c>MapRelay</c>. Call it after <c>UseRouting</c> and
     /// after authentication, authorization, CORS and rate limiting, so route policies apply, and before
     /// <c>MapReverseProxy</c>. It also enables WebSockets.
     /// </summary>

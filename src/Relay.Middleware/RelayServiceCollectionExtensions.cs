@@ -11,6 +11,7 @@ using Relay.Connection;
 using Relay.Identity;
 using Relay.Introduction;
 using Relay.Lifetime;
+using Relay.Rooms;
 using Relay.Telemetry;
 using Yarp.ReverseProxy.Configuration.RouteValidators;
 
@@ -52,6 +53,8 @@ public static class RelayServiceCollectionExtensions
         services.TryAddSingleton<PipeBuffers>();
         services.TryAddSingleton<IntroductionHandler>();
         services.TryAddSingleton<ConnectionHandler>();
+        services.TryAddSingleton<IRoomRegistry, RoomRegistry>();
+        services.TryAddSingleton<RoomsHandler>();
         services.TryAddSingleton<RelayDispatcher>();
         services.TryAddSingleton<IRelayStatus, RelayStatus>();
         services.TryAddSingleton<RelayAdmissionPolicy>();

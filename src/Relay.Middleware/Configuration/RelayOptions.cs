@@ -60,6 +60,9 @@ public sealed class RelayOptions
     /// Empty (default): any origin.
     /// </summary>
     public string[] AllowedOrigins { get; set; } = [];
+
+    /// <summary>Limits of the rooms channel (the videre-server protocol, role <c>Rooms</c>).</summary>
+    public RelayRoomsOptions Rooms { get; set; } = new();
 }
 
 /// <summary>Binds relay identities to ASP.NET Core authentication and authorization.</summary>
@@ -170,4 +173,26 @@ public sealed class RelayAdmissionOptions
 
     /// <summary>New relay sockets one client IP address may open in a burst above the sustained rate. Default 200.</summary>
     public int NewSocketsBurstPerClient { get; set; } = 200;
+}
+
+/// <summary>Limits of the rooms channel (the videre-server protocol: raw WebSocket and SockJS under <c>/echo</c>).</summary>
+public sealed class RelayRoomsOptions
+{
+    /// <summary>Largest packet (or SockJS frame) a socket may send, in bytes; larger closes it with 4413. Default 64 KiB.</summary>
+    public int MaxPacketBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Most users one room may hold; a connect to a full room closes the socket with 4429. Default 100.</summary>
+    public int MaxUsersPerRoom { get; set; } = 100;
+
+    /// <summary>Most rooms the gateway holds at once; a connect that would open one more closes the socket with 4429. Default 100,000.</summary>
+    public int MaxRooms { get; set; } = 100_000;
+
+    /// <summary>
+    /// Bytes of packets that may wait to be sent to one socket that does not read (one packet is always
+    /// accepted, whatever its size); more closes it with 4429. Default 1 MiB.
+    /// </summary>
+    public int MaxQueuedBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Interval of SockJS heartbeat frames (<c>h</c>) on SockJS sessions. Default 25 s, as sockjs-node; zero turns them off.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(25);
 }

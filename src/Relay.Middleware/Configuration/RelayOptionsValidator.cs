@@ -70,6 +70,12 @@ internal sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
             Require(RelayOrigins.IsOrigin(options.AllowedOrigins[i]),
                 $"Relay:AllowedOrigins:{i} must be an origin such as https://app.example.com (scheme, host and optional port; no path), was '{options.AllowedOrigins[i]}'.");
         }
+        var rooms = options.Rooms;
+        Require(rooms.MaxPacketBytes >= 256, $"Relay:Rooms:MaxPacketBytes must be at least 256 (was {rooms.MaxPacketBytes}).");
+        Require(rooms.MaxUsersPerRoom >= 1, $"Relay:Rooms:MaxUsersPerRoom must be at least 1 (was {rooms.MaxUsersPerRoom}).");
+        Require(rooms.MaxRooms >= 1, $"Relay:Rooms:MaxRooms must be at least 1 (was {rooms.MaxRooms}).");
+        Require(rooms.MaxQueuedBytes >= 1024, $"Relay:Rooms:MaxQueuedBytes must be at least 1024 (was {rooms.MaxQueuedBytes}).");
+        Require(rooms.HeartbeatInterval >= TimeSpan.Zero, "Relay:Rooms:HeartbeatInterval must not be negative (zero turns heartbeats off).");
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

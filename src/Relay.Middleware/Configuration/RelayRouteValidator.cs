@@ -29,7 +29,7 @@ internal sealed class RelayRouteValidator : IRouteValidator
         var errors = new List<string>();
         if (!RelayRoutes.TryParseRole(roleName, out var role))
         {
-            errors.Add($"Metadata '{RelayRoutes.MetadataKey}' is '{roleName}'; expected 'Introduction' or 'Connection'.");
+            errors.Add($"Metadata '{RelayRoutes.MetadataKey}' is '{roleName}'; expected 'Introduction', 'Connection' or 'Rooms'.");
         }
 
         if (!string.IsNullOrEmpty(route.ClusterId))
@@ -59,9 +59,14 @@ internal sealed class RelayRouteValidator : IRouteValidator
 
         foreach (var name in RelayRoutes.RequiredRouteValues(role))
         {
-            if (pattern.GetParameter(name) is null)
+            var parameter = pattern.GetParameter(name);
+            if (parameter is null)
             {
                 errors.Add($"Its Match.Path '{path}' lacks the route value '{{{name}}}' the {role} role needs.");
+            }
+            else if (role == RelayRole.Rooms && !(parameter.IsCatchAll && ReferenceEquals(parameter, pattern.Parameters[^1])))
+            {
+                errors.Add($"Its Match.Path '{path}' must end with the catch-all '{{**{name}}}' the Rooms role serves its paths under (e.g. '/echo/{{**{name}}}').");
             }
         }
 

@@ -3,12 +3,15 @@ using Yarp.ReverseProxy.Model;
 
 namespace Relay.Configuration;
 
-/// <summary>The two relay endpoints.</summary>
+/// <summary>The relay's route roles.</summary>
 internal enum RelayRole
 {
     None,
     Introduction,
     Connection,
+
+    /// <summary>The videre-server rooms protocol: raw WebSocket and SockJS under one catch-all route.</summary>
+    Rooms,
 }
 
 /// <summary>Marks an endpoint mapped by <c>MapRelay</c>.</summary>
@@ -16,7 +19,7 @@ internal sealed record RelayEndpointMetadata(RelayRole Role);
 
 /// <summary>
 /// How relay routes are recognised and which route values they read. A YARP route is a relay route when
-/// its <c>Metadata</c> has <see cref="MetadataKey"/> = <c>Introduction</c> or <c>Connection</c>.
+/// its <c>Metadata</c> has <see cref="MetadataKey"/> = <c>Introduction</c>, <c>Connection</c> or <c>Rooms</c>.
 /// </summary>
 internal static class RelayRoutes
 {
@@ -28,17 +31,25 @@ internal static class RelayRoutes
     public const string RemotePeerId = "remotePeerId";
     public const string DocumentId = "documentId";
 
+    /// <summary>
+    /// The catch-all route value of a Rooms route (<c>/echo/{**rest}</c>): what follows the mount,
+    /// <c>websocket</c>, <c>info</c> or <c>{server}/{session}/websocket</c>.
+    /// </summary>
+    public const string RoomsPath = "rest";
+
     public const string IntroductionPattern = "/introduction/{" + PeerId + "}";
     public const string ConnectionPattern = "/connection/{" + LocalPeerId + "}/{" + RemotePeerId + "}/{" + DocumentId + "}";
 
     private static readonly string[] IntroductionValues = [PeerId];
     private static readonly string[] ConnectionValues = [LocalPeerId, RemotePeerId, DocumentId];
+    private static readonly string[] RoomsValues = [RoomsPath];
 
     /// <summary>Route values each role's path template must define.</summary>
     public static IReadOnlyList<string> RequiredRouteValues(RelayRole role) => role switch
     {
         RelayRole.Introduction => IntroductionValues,
         RelayRole.Connection => ConnectionValues,
+        RelayRole.Rooms => RoomsValues,
         _ => [],
     };
 
@@ -72,6 +83,12 @@ internal static class RelayRoutes
         if (string.Equals(value, nameof(RelayRole.Connection), StringComparison.OrdinalIgnoreCase))
         {
             role = RelayRole.Connection;
+            return true;
+        }
+
+        if (string.Equals(value, nameof(RelayRole.Rooms), StringComparison.OrdinalIgnoreCase))
+        {
+            role = RelayRole.Rooms;
             return true;
         }
 

@@ -74,7 +74,7 @@ internal sealed partial class IntroductionHandler(
         finally
         {
             registry.Unregister(session);
-            session.RequestClose(socket.CloseStatus ?? WebSocketCloseStatus.Empty, socket.CloseStatusDescription);
+            session.RequestClose(socket.CloseStatus ?? WebSocketCloseStatus.Empty, socket.CloseStatusDescription, byRelay: false);
             await session.CloseSent.ConfigureAwait(false);
             sessions.Remove(session);
             Log.PeerDisconnected(logger, session.PeerId, socket.CloseStatus);

@@ -127,7 +127,8 @@ internal sealed partial class RelaySessions : IDisposable
             options.Introduction.IdleTimeout,
             options.Connection.PendingTimeout,
             options.Connection.StallTimeout,
-            options.Connection.MaxPairingDuration])
+            options.Connection.MaxPairingDuration,
+            options.Rooms.HeartbeatInterval])
         {
             if (timeout > TimeSpan.Zero && timeout < shortest)
             {

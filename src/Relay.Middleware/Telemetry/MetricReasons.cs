@@ -20,6 +20,9 @@ internal enum RejectionReason
     Unauthenticated,
     Forbidden,
     OriginNotAllowed,
+    RoomFull,
+    TooManyRooms,
+    NotFound,
 }
 
 /// <summary>Why an introduction message was ignored: the <c>error.type</c> tag of <c>relay.protocol_errors</c>.</summary>
@@ -27,6 +30,34 @@ internal enum ProtocolErrorReason
 {
     Malformed,
     UnknownType,
+}
+
+/// <summary>Why a rooms packet was ignored: the <c>error.type</c> tag of <c>relay.rooms.bad_packets</c>.</summary>
+internal enum BadPacketReason
+{
+    /// <summary>Not JSON (or a duplicate key, or nested too deep).</summary>
+    InvalidJson,
+
+    /// <summary>JSON, but not an object with a <c>Header</c> object whose <c>UserId</c> and <c>RoomId</c> are strings.</summary>
+    Malformed,
+
+    /// <summary>A Header whose <c>Event</c> is not connect, broadcast, ping or disconnect.</summary>
+    UnknownEvent,
+
+    /// <summary>A broadcast, ping or disconnect for a room the socket is not in under that UserId.</summary>
+    NotMember,
+
+    /// <summary>A SockJS frame that is not a JSON array of strings.</summary>
+    BadFraming,
+}
+
+/// <summary>The rooms packet events: the <c>relay.rooms.event</c> tag of <c>relay.rooms.packets</c>.</summary>
+internal enum RoomEvent
+{
+    Connect,
+    Broadcast,
+    Ping,
+    Disconnect,
 }
 
 /// <summary>How a connection request's wait ended: the <c>relay.pairing.result</c> tag of <c>relay.pairings</c>.</summary>
@@ -60,6 +91,9 @@ internal static class MetricTags
         RejectionReason.Unauthenticated => "unauthenticated",
         RejectionReason.Forbidden => "forbidden",
         RejectionReason.OriginNotAllowed => "origin_not_allowed",
+        RejectionReason.RoomFull => "room_full",
+        RejectionReason.TooManyRooms => "too_many_rooms",
+        RejectionReason.NotFound => "not_found",
         _ => throw new ArgumentOutOfRangeException(nameof(reason)),
     };
 
@@ -68,6 +102,25 @@ internal static class MetricTags
         ProtocolErrorReason.Malformed => "malformed",
         ProtocolErrorReason.UnknownType => "unknown_type",
         _ => throw new ArgumentOutOfRangeException(nameof(reason)),
+    };
+
+    public static string ToTag(this BadPacketReason reason) => reason switch
+    {
+        BadPacketReason.InvalidJson => "invalid_json",
+        BadPacketReason.Malformed => "malformed",
+        BadPacketReason.UnknownEvent => "unknown_event",
+        BadPacketReason.NotMember => "not_member",
+        BadPacketReason.BadFraming => "bad_framing",
+        _ => throw new ArgumentOutOfRangeException(nameof(reason)),
+    };
+
+    public static string ToTag(this RoomEvent roomEvent) => roomEvent switch
+    {
+        RoomEvent.Connect => "connect",
+        RoomEvent.Broadcast => "broadcast",
+        RoomEvent.Ping => "ping",
+        RoomEvent.Disconnect => "disconnect",
+        _ => throw new ArgumentOutOfRangeException(nameof(roomEvent)),
     };
 
     public static string ToTag(this PairingResult result) => result switch

@@ -30,4 +30,13 @@ internal static class RelayEventIds
     // Lifetime and configuration (4xx)
     public const int Draining = 400;
     public const int DrainTimedOut = 401;
+
+    // Rooms (6xx)
+    public const int RoomSocketConnected = 600;
+    public const int RoomSocketDisconnected = 601;
+    public const int RoomUserReplaced = 602;
+    public const int BadRoomPacket = 603;
+    public const int RoomSocketClosedByRelay = 604;
+    public const int RoomSocketFailed = 605;
+    public const int RoomSendFailed = 606;
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Relay.Connection;
 using Relay.Introduction;
+using Relay.Rooms;
 
 namespace Relay.Telemetry;
 
@@ -19,19 +20,25 @@ internal sealed class RelayMetrics
 
     public const string PairingResultTag = "relay.pairing.result";
 
+    public const string RoomEventTag = "relay.rooms.event";
+
     private static readonly RejectionReason[] RejectionReasons = Enum.GetValues<RejectionReason>();
     private static readonly ProtocolErrorReason[] ProtocolErrorReasons = Enum.GetValues<ProtocolErrorReason>();
     private static readonly PairingResult[] PairingResults = Enum.GetValues<PairingResult>();
+    private static readonly BadPacketReason[] BadPacketReasons = Enum.GetValues<BadPacketReason>();
+    private static readonly RoomEvent[] RoomEvents = Enum.GetValues<RoomEvent>();
 
     private readonly long[] _rejections = new long[RejectionReasons.Length];
     private readonly long[] _protocolErrors = new long[ProtocolErrorReasons.Length];
     private readonly long[] _pairings = new long[PairingResults.Length];
+    private readonly long[] _badRoomPackets = new long[BadPacketReasons.Length];
+    private readonly long[] _roomPackets = new long[RoomEvents.Length];
     private readonly Histogram<double> _pairingWait;
     private long _introductions;
     private long _relayedBytes;
     private long _relayedMessages;
 
-    public RelayMetrics(IMeterFactory meterFactory, PeerRegistry peers, PairingBroker broker)
+    public RelayMetrics(IMeterFactory meterFactory, PeerRegistry peers, PairingBroker broker, IRoomRegistry rooms)
     {
         var meter = meterFactory.Create(RelayMeter.Name);
 
@@ -68,7 +75,22 @@ internal sealed class RelayMetrics
         meter.CreateObservableCounter(
             "relay.protocol_errors", () => Observe(_protocolErrors, ProtocolErrorReasons, ErrorTypeTag, static reason => reason.ToTag()), "{message}",
             "Introduction messages ignored because they were malformed, by reason.");
+
+        meter.CreateObservableUpDownCounter(
+            "relay.rooms.rooms", () => (long)rooms.RoomCount, "{room}", "Rooms with at least one user (rooms protocol).");
+        meter.CreateObservableUpDownCounter(
+            "relay.rooms.users", () => (long)rooms.UserCount, "{user}", "Users in a room (rooms protocol).");
+        meter.CreateObservableCounter(
+            "relay.rooms.packets", () => Observe(_roomPackets, RoomEvents, RoomEventTag, static roomEvent => roomEvent.ToTag()), "{packet}",
+            "Rooms packets delivered, one per recipient, by event.");
+        meter.CreateObservableCounter(
+            "relay.rooms.bad_packets", () => Observe(_badRoomPackets, BadPacketReasons, ErrorTypeTag, static reason => reason.ToTag()), "{packet}",
+            "Rooms packets ignored, by reason.");
     }
+
+    public void RoomPacketDelivered(RoomEvent roomEvent) => Interlocked.Increment(ref _roomPackets[(int)roomEvent]);
+
+    public void BadRoomPacket(BadPacketReason reason) => Interlocked.Increment(ref _badRoomPackets[(int)reason]);
 
     public void IntroductionSent() => Interlocked.Increment(ref _introductions);
 

@@ -31,6 +31,11 @@ public sealed class RelayOptionsValidatorTests
         ("Relay:Identity:DocumentsClaim", o => o.Identity.DocumentsClaim = ""),
         ("Relay:Identity:DocumentPolicy", o => o.Identity.DocumentPolicy = ""),
         ("Relay:AllowedOrigins:1", o => o.AllowedOrigins = ["https://app.example.com", "https://app.example.com/path"]),
+        ("Relay:Rooms:MaxPacketBytes", o => o.Rooms.MaxPacketBytes = 255),
+        ("Relay:Rooms:MaxUsersPerRoom", o => o.Rooms.MaxUsersPerRoom = 0),
+        ("Relay:Rooms:MaxRooms", o => o.Rooms.MaxRooms = 0),
+        ("Relay:Rooms:MaxQueuedBytes", o => o.Rooms.MaxQueuedBytes = 1023),
+        ("Relay:Rooms:HeartbeatInterval", o => o.Rooms.HeartbeatInterval = TimeSpan.FromSeconds(-1)),
     ];
 
     [Theory]

@@ -11,6 +11,8 @@ public sealed class RelayRouteValidatorTests
     [InlineData("Connection", "/connection/{localPeerId}/{remotePeerId}/{documentId}")]
     [InlineData("CONNECTION", "/c/{documentId}/{remotePeerId}/{localPeerId}")]
     [InlineData("Introduction", "/introduction/{**peerId}")]
+    [InlineData("Rooms", "/echo/{**rest}")]
+    [InlineData("rooms", "/signal/videre/{*rest}")]
     public void Validate_WellFormedRelayRoute_HasNoErrors(string role, string path) =>
         Assert.Empty(RelayRouteValidator.Validate(Route(path), role));
 
@@ -23,7 +25,7 @@ public sealed class RelayRouteValidatorTests
     {
         var error = Assert.Single(RelayRouteValidator.Validate(Route("/introduction/{peerId}"), role));
 
-        Assert.Contains("expected 'Introduction' or 'Connection'", error, StringComparison.Ordinal);
+        Assert.Contains("expected 'Introduction', 'Connection' or 'Rooms'", error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -82,6 +84,22 @@ public sealed class RelayRouteValidatorTests
 
         Assert.Contains(errors, e => e.Contains($"'{{{missing}}}'", StringComparison.Ordinal));
     }
+
+    [Theory]
+    [InlineData("/echo/{rest}")]
+    [InlineData("/echo/{rest}/more")]
+    public void Validate_RoomsWithoutItsCatchAll_IsReported(string path)
+    {
+        var error = Assert.Single(RelayRouteValidator.Validate(Route(path), "Rooms"));
+
+        Assert.Contains("must end with the catch-all '{**rest}'", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/echo")]
+    [InlineData("/echo/{**path}")]
+    public void Validate_RoomsWithoutItsRouteValue_IsReported(string path) =>
+        Assert.Contains("lacks the route value '{rest}'", Assert.Single(RelayRouteValidator.Validate(Route(path), "Rooms")), StringComparison.Ordinal);
 
     [Fact]
     public void Validate_ConnectionWithNoRouteValues_ReportsAllThree()

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Relay.Tests.Identity;
 using Relay.Tests.Infrastructure;
@@ -47,7 +46,7 @@ public sealed class ReferenceClientTests
             File.Exists(Path.Combine(interop, "node_modules", "@localfirst", "relay", "dist", "Client.js")),
             "The reference client is not installed: run `npm install --prefix tests/interop` (bash .ci/run does).");
 
-        var (exitCode, output, errors) = await RunNodeAsync(interop, "interop.mjs", aliceUrl, bobUrl);
+        var (exitCode, output, errors) = await NodeScript.RunAsync(interop, "interop.mjs", aliceUrl, bobUrl);
 
         var events = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement).ToList();
         Assert.True(exitCode == 0, $"interop.mjs failed ({exitCode}):\n{output}\n{errors}");
@@ -61,30 +60,5 @@ public sealed class ReferenceClientTests
         Assert.Equal("done", events[^1].GetProperty("event").GetString());
         await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot() is { Peers: 0, ActivePairings: 0, PendingConnections: 0 },
             "the clients' sockets are all gone");
-    }
-
-    private static async Task<(int ExitCode, string Output, string Errors)> RunNodeAsync(string workingDirectory, params string[] arguments)
-    {
-        var start = new ProcessStartInfo("node") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TestTimeouts.Default);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        return (process.ExitCode, await output, await errors);
     }
 }

@@ -173,8 +173,9 @@ public sealed partial class PrometheusDashboardTests
 
     /// <summary>
     /// Traffic of every kind the dashboard shows: introduction peers sharing documents, piped pairs with
-    /// held and live frames, a completed and an expired wait, refusals, malformed messages. Some peers and
-    /// one pairing stay connected (and keep sending) until disposed, so the gauges are not all zero.
+    /// held and live frames, a completed and an expired wait, refusals, malformed messages, and a room
+    /// shared by a raw and a SockJS socket (connect, broadcast, ping, a bad packet). Some peers, the room
+    /// and one pairing stay connected (and keep sending) until disposed, so the gauges are not all zero.
     /// </summary>
     private sealed class Load : IAsyncDisposable
     {
@@ -224,6 +225,22 @@ public sealed partial class PrometheusDashboardTests
             }
 
             await Assert.ThrowsAsync<WebSocketException>(() => gateway.ConnectAsync($"/introduction/{new string('x', 300)}"));
+
+            var raw = await Rooms.RoomClient.ConnectAsync(gateway, sockJs: false);
+            var sockJs = await Rooms.RoomClient.ConnectAsync(gateway, sockJs: true);
+            load._open.Add(raw.Socket);
+            load._open.Add(sockJs.Socket);
+            await raw.SendPacketAsync("connect", "raw", "room");
+            await raw.ReceivePacketAsync();
+            await sockJs.SendPacketAsync("connect", "sockjs", "room");
+            await sockJs.ReceivePacketAsync();
+            await raw.ReceivePacketAsync();
+            await sockJs.SendAsync("not json");
+            await sockJs.SendPacketAsync("broadcast", "sockjs", "room", new { Type = "Ice Offer" });
+            await sockJs.ReceivePacketAsync();
+            await raw.ReceivePacketAsync();
+            await raw.SendPacketAsync("ping", "raw", "room");
+            await raw.ReceivePacketAsync();
 
             // Both halves at once and a round trip before the chatter begins: one after the other, a busy
             // machine can let the first wait past the short pending timeout, and the pairing never forms.

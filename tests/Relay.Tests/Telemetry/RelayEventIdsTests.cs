@@ -42,6 +42,9 @@ public sealed class RelayEventIdsTests
     [InlineData(RelayEventIds.RequestRefused)]
     [InlineData(RelayEventIds.AdmissionRefused)]
     [InlineData(RelayEventIds.MalformedMessage)]
+    [InlineData(RelayEventIds.RoomSocketClosedByRelay)]
+    [InlineData(RelayEventIds.RoomUserReplaced)]
+    [InlineData(RelayEventIds.BadRoomPacket)]
     public void RefusalsAndLimitCloses_LogAtDebug(int eventId)
     {
         var message = Assert.Single(Messages, message => message.EventId == eventId);

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Relay.Connection;
 using Relay.Introduction;
+using Relay.Rooms;
 using Relay.Telemetry;
 using Relay.Tests.Infrastructure;
 
@@ -24,10 +25,14 @@ public sealed class RelayMetricsTests
         { "relay.relayed_messages", "ObservableCounter", "{message}" },
         { "relay.rejected_connections", "ObservableCounter", "{connection}" },
         { "relay.protocol_errors", "ObservableCounter", "{message}" },
+        { "relay.rooms.rooms", "ObservableUpDownCounter", "{room}" },
+        { "relay.rooms.users", "ObservableUpDownCounter", "{user}" },
+        { "relay.rooms.packets", "ObservableCounter", "{packet}" },
+        { "relay.rooms.bad_packets", "ObservableCounter", "{packet}" },
     };
 
     private static ServiceProvider RelayServices() => new ServiceCollection().AddMetrics().AddSingleton(new RelayOptions())
-        .AddSingleton<PeerRegistry>().AddSingleton<PairingBroker>().AddSingleton<RelayMetrics>().BuildServiceProvider();
+        .AddSingleton<PeerRegistry>().AddSingleton<PairingBroker>().AddSingleton<IRoomRegistry, RoomRegistry>().AddSingleton<RelayMetrics>().BuildServiceProvider();
 
     [Theory]
     [MemberData(nameof(Instruments))]
@@ -110,7 +115,13 @@ public sealed class RelayMetricsTests
         Assert.Equal(
             ["malformed", "unknown_type"],
             observed.Where(m => m.Instrument == "relay.protocol_errors").Select(m => (string)m.Tags["error.type"]!).Order(StringComparer.Ordinal));
-        foreach (var name in new[] { "relay.active_peers", "relay.introductions", "relay.documents", "relay.pending_connections", "relay.active_pairings", "relay.held_bytes", "relay.relayed_bytes", "relay.relayed_messages" })
+        Assert.Equal(
+            ["bad_framing", "invalid_json", "malformed", "not_member", "unknown_event"],
+            observed.Where(m => m.Instrument == "relay.rooms.bad_packets").Select(m => (string)m.Tags["error.type"]!).Order(StringComparer.Ordinal));
+        Assert.Equal(
+            ["broadcast", "connect", "disconnect", "ping"],
+            observed.Where(m => m.Instrument == "relay.rooms.packets").Select(m => (string)m.Tags["relay.rooms.event"]!).Order(StringComparer.Ordinal));
+        foreach (var name in new[] { "relay.active_peers", "relay.introductions", "relay.documents", "relay.pending_connections", "relay.active_pairings", "relay.held_bytes", "relay.relayed_bytes", "relay.relayed_messages", "relay.rooms.rooms", "relay.rooms.users" })
         {
             Assert.Single(observed, m => m.Instrument == name);
         }
@@ -146,6 +157,8 @@ public sealed class RelayMetricsTests
             .. Enum.GetValues<RejectionReason>().Select(r => r.ToTag()),
             .. Enum.GetValues<ProtocolErrorReason>().Select(r => r.ToTag()),
             .. Enum.GetValues<PairingResult>().Select(r => r.ToTag()),
+            .. Enum.GetValues<BadPacketReason>().Select(r => r.ToTag()),
+            .. Enum.GetValues<RoomEvent>().Select(r => r.ToTag()),
         ];
 
         Assert.All(tags, tag => Assert.Matches("^[a-z_]+$", tag));
