@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text.Json;
 using Relay.Tests.Infrastructure;
 
 namespace Relay.Tests.Interop;
@@ -21,44 +19,10 @@ public sealed class ReferenceClientTests
             "The reference client is not installed: run `npm install --prefix tests/interop` (bash .ci/run does).");
         await using var gateway = await TestGateway.StartAsync();
 
-        var (exitCode, output, errors) = await RunNodeAsync(interop, "interop.mjs", gateway.WebSocketUri.ToString().TrimEnd('/'));
+        var run = await NodeScript.RunAsync(interop, "interop.mjs", gateway.WebSocketUri.ToString().TrimEnd('/'));
 
-        var events = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement).ToList();
-        Assert.True(exitCode == 0, $"interop.mjs failed ({exitCode}):\n{output}\n{errors}");
-        for (var round = 1; round <= 3; round++)
-        {
-            var exchanged = events.Single(e => e.GetProperty("event").GetString() == "exchanged" && e.GetProperty("round").GetInt32() == round);
-            Assert.Equal($"bob→alice {round}", exchanged.GetProperty("alice").GetString());
-            Assert.Equal($"alice→bob {round}", exchanged.GetProperty("bob").GetString());
-        }
-
-        Assert.Equal("done", events[^1].GetProperty("event").GetString());
+        NodeScript.AssertExchangedRounds("interop.mjs", run, rounds: 3);
         await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot() is { Peers: 0, ActivePairings: 0, PendingConnections: 0 },
             "the clients' sockets are all gone");
-    }
-
-    private static async Task<(int ExitCode, string Output, string Errors)> RunNodeAsync(string workingDirectory, params string[] arguments)
-    {
-        var start = new ProcessStartInfo("node") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TestTimeouts.Default);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        return (process.ExitCode, await output, await errors);
     }
 }
