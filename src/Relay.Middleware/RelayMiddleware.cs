@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Relay.Configuration;
 using Relay.Connection;
 using Relay.Introduction;
+using Relay.Targeted;
 
 namespace Relay;
 
@@ -21,7 +22,7 @@ internal sealed class RelayMiddleware(RequestDelegate next, RelayDispatcher disp
 }
 
 /// <summary>Hands a relay request to the handler of its role, with its route values.</summary>
-internal sealed class RelayDispatcher(IntroductionHandler introduction, ConnectionHandler connection)
+internal sealed class RelayDispatcher(IntroductionHandler introduction, ConnectionHandler connection, TargetedHandler targeted)
 {
     public Task DispatchAsync(HttpContext context, RelayRole role)
     {
@@ -34,7 +35,8 @@ internal sealed class RelayDispatcher(IntroductionHandler introduction, Connecti
                 values[RelayRoutes.LocalPeerId] as string,
                 values[RelayRoutes.RemotePeerId] as string,
                 values[RelayRoutes.DocumentId] as string),
-            _ => throw new ArgumentOutOfRangeException(nameof(role)),
+            RelayRole.None => throw new ArgumentOutOfRangeException(nameof(role)),
+            _ => targeted.HandleAsync(context, role),
         };
     }
 }

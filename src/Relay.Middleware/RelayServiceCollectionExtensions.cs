@@ -9,6 +9,7 @@ using Relay.Configuration;
 using Relay.Connection;
 using Relay.Introduction;
 using Relay.Lifetime;
+using Relay.Targeted;
 using Relay.Telemetry;
 using Yarp.ReverseProxy.Configuration.RouteValidators;
 
@@ -44,6 +45,10 @@ public static class RelayServiceCollectionExtensions
         services.TryAddSingleton<PipeBuffers>();
         services.TryAddSingleton<IntroductionHandler>();
         services.TryAddSingleton<ConnectionHandler>();
+        services.AddDataProtection();
+        services.TryAddSingleton<ITargetedRegistry, TargetedRegistry>();
+        services.TryAddSingleton<TargetedIdentity>();
+        services.TryAddSingleton<TargetedHandler>();
         services.TryAddSingleton<RelayDispatcher>();
         services.TryAddSingleton<IRelayStatus, RelayStatus>();
         services.TryAddSingleton<RelayAdmissionPolicy>();

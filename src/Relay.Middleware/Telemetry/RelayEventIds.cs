@@ -30,4 +30,18 @@ internal static class RelayEventIds
     // Lifetime and configuration (4xx)
     public const int Draining = 400;
     public const int DrainTimedOut = 401;
+
+    // Targeted signaling (7xx)
+    public const int TargetedRegistered = 700;
+    public const int TargetedRegisterRefused = 701;
+    public const int TargetedConnected = 702;
+    public const int TargetedDisconnected = 703;
+    public const int TargetedSocketRefused = 704;
+    public const int TargetedClosedByRelay = 705;
+    public const int TargetedMalformedMessage = 706;
+    public const int TargetedKicked = 707;
+    public const int TargetedAdminRefused = 708;
+    public const int TargetedSocketFailed = 709;
+    public const int TargetedSendFailed = 710;
+    public const int TargetedUserUnknown = 711;
 }

@@ -23,7 +23,7 @@ public sealed class RelayRouteValidatorTests
     {
         var error = Assert.Single(RelayRouteValidator.Validate(Route("/introduction/{peerId}"), role));
 
-        Assert.Contains("expected 'Introduction' or 'Connection'", error, StringComparison.Ordinal);
+        Assert.Contains("expected one of 'Introduction', 'Connection', 'TargetedRegister', 'TargetedUser', 'TargetedConnect', 'TargetedKick', 'TargetedHealth'", error, StringComparison.Ordinal);
     }
 
     [Fact]

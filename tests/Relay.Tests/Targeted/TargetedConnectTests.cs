@@ -1,0 +1,249 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.WebSockets;
+using System.Text;
+using Relay.Targeted;
+using Relay.Tests.Infrastructure;
+
+namespace Relay.Tests.Targeted;
+
+/// <summary>The signaling WebSocket, <c>/v1/connect</c>: identity, delivery, and the original's holes fixed.</summary>
+public sealed class TargetedConnectTests : IAsyncLifetime
+{
+    private const string AdminKey = "an-admin-key-of-some-length";
+    private TestGateway _gateway = null!;
+
+    public async Task InitializeAsync() => _gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Relay:Targeted:AdminKey"] = AdminKey });
+
+    public async Task DisposeAsync() => await _gateway.DisposeAsync();
+
+    private ITargetedRegistry Registry => _gateway.GetService<ITargetedRegistry>();
+
+    [Fact]
+    public async Task Message_IsDeliveredWithItsOriginator_AndThePayloadBytesUntouched()
+    {
+        var (alice, aliceSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
+        var (bob, bobSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "bob");
+        using var _ = alice;
+        using var __ = bob;
+        await using var a = new SocketScope(aliceSocket);
+        await using var b = new SocketScope(bobSocket);
+        const string Payload = """{ "sdp" : "v=0\r\no=- 1 2 IN IP4 127.0.0.1", "n": 1.50e+2, "big": 123456789012345678901234567890, "u": "\u00e9\ud83d\ude00", "list" : [ null , true ] }""";
+
+        await TargetedUser.SendAsync(aliceSocket, "bob", "offer", Payload);
+
+        var delivered = await bobSocket.ReceiveMessageAsync();
+        Assert.Equal(WebSocketMessageType.Text, delivered.Type);
+        Assert.Equal($$"""{"originator":"alice","target":"bob","type":"offer","payload":{{Payload}}}""", delivered.Text);
+    }
+
+    [Theory]
+    [InlineData("""{"target":"bob","type":"candidate"}""", """{"originator":"alice","target":"bob","type":"candidate","payload":null}""")]
+    [InlineData("""{"TARGET":"bob","Type":"t","PayLoad":"text","other":{"x":1}}""", """{"originator":"alice","target":"bob","type":"t","payload":"text"}""")]
+    [InlineData("""{"target":"bob","type":null,"payload":[1,2]}""", """{"originator":"alice","target":"bob","type":"","payload":[1,2]}""")]
+    [InlineData("""{"target":"b\u006fb","type":"\"q\"","payload":false}""", """{"originator":"alice","target":"bob","type":"\u0022q\u0022","payload":false}""")]
+    public async Task Message_ReadAsGoReadsIt(string sent, string expected)
+    {
+        var (alice, aliceSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
+        var (bob, bobSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "bob");
+        using var _ = alice;
+        using var __ = bob;
+        await using var a = new SocketScope(aliceSocket);
+        await using var b = new SocketScope(bobSocket);
+
+        await aliceSocket.SendTextAsync(sent);
+
+        Assert.Equal(expected, (await bobSocket.ReceiveMessageAsync()).Text);
+    }
+
+    [Fact]
+    public async Task Message_AsBinaryJson_IsDeliveredAsText_AndAUserMayTargetItself()
+    {
+        var (alice, socket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
+        using var _ = alice;
+        await using var a = new SocketScope(socket);
+
+        await socket.SendBinaryAsync(Encoding.UTF8.GetBytes("""{"target":"alice","type":"note","payload":{}}"""));
+
+        var delivered = await socket.ReceiveMessageAsync();
+        Assert.Equal(WebSocketMessageType.Text, delivered.Type);
+        Assert.Equal("""{"originator":"alice","target":"alice","type":"note","payload":{}}""", delivered.Text);
+    }
+
+    [Theory]
+    [InlineData("nobody")]
+    [InlineData("")]
+    [InlineData("carol")] // registered but not connected
+    public async Task Message_ToNoConnectedTarget_AnswersTargetNotFound(string target)
+    {
+        using var carol = await TargetedUser.RegisterAsync(_gateway, "carol");
+        var (alice, socket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
+        using var _ = alice;
+        await using var a = new SocketScope(socket);
+        using var recorder = new MetricRecorder(_gateway.Services);
+
+        await TargetedUser.SendAsync(socket, target, "offer", "{}");
+
+        Assert.Equal("""{"target":"","type":"TARGET_NOT_FOUND","payload":null}""", (await socket.ReceiveMessageAsync()).Text);
+        Assert.Equal(1, recorder.Sum("relay.targeted.messages", "relay.targeted.result", "target_not_found"));
+    }
+
+    [Theory]
+    [InlineData("not json")]
+    [InlineData("[]")]
+    [InlineData("null")]
+    [InlineData("""{"target":5,"type":"x"}""")]
+    [InlineData("""{"target":"bob","type":{}}""")]
+    [InlineData("""{"target":"bob","payload":}""")]
+    [InlineData("""{"target":"bob"} trailing""")]
+    [InlineData("")]
+    public async Task MalformedMessage_IsIgnoredAndCounted_AndTheSessionGoesOn(string sent)
+    {
+        var (alice, aliceSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
+        var (bob, bobSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "bob");
+        using var _ = alice;
+        using var __ = bob;
+        await using var a = new SocketScope(aliceSocket);
+        await using var b = new SocketScope(bobSocket);
+        using var recorder = new MetricRecorder(_gateway.Services);
+
+        await aliceSocket.SendTextAsync(sent);
+        await TargetedUser.SendAsync(aliceSocket, "bob", "after", "1");
+
+        Assert.Equal("""{"originator":"alice","target":"bob","type":"after","payload":1}""", (await bobSocket.ReceiveMessageAsync()).Text);
+        Assert.Equal(1, recorder.Sum("relay.targeted.messages", "relay.targeted.result", "malformed"));
+    }
+
+    [Fact]
+    public async Task BinaryMessageThatIsNotUtf8_IsIgnored()
+    {
+        var (alice, aliceSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
+        var (bob, bobSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "bob");
+        using var _ = alice;
+        using var __ = bob;
+        await using var a = new SocketScope(aliceSocket);
+        await using var b = new SocketScope(bobSocket);
+
+        await aliceSocket.SendBinaryAsync([.. """{"target":"bob","type":"x","payload":" """u8, 0xC3, 0x28, .. "\"}"u8]);
+        await TargetedUser.SendAsync(aliceSocket, "bob", "after", "2");
+
+        Assert.Equal("""{"originator":"alice","target":"bob","type":"after","payload":2}""", (await bobSocket.ReceiveMessageAsync()).Text);
+    }
+
+    [Fact]
+    public async Task Connect_WithOnlyAForgedBareCookie_IsClosedWith4000Unauthenticated()
+    {
+        using var alice = await TargetedUser.RegisterAsync(_gateway, "alice");
+        using var socket = await _gateway.ConnectAsync("/v1/connect", o => o.SetRequestHeader("Cookie", "user_username=alice"));
+
+        var (status, description) = await socket.ReceiveCloseAsync();
+
+        Assert.Equal(4000, (int?)status);
+        Assert.Equal("UNAUTHENTICATED", description);
+        Assert.Equal(0, Registry.ActiveCount);
+    }
+
+    [Fact]
+    public async Task Connect_WithNoCookie_IsClosedWith4000Unauthenticated()
+    {
+        using var socket = await _gateway.ConnectAsync("/v1/connect");
+
+        var (status, description) = await socket.ReceiveCloseAsync();
+
+        Assert.Equal(4000, (int?)status);
+        Assert.Equal("UNAUTHENTICATED", description);
+    }
+
+    [Fact]
+    public async Task Connect_NotAWebSocket_Answers426()
+    {
+        using var response = await _gateway.Http.GetAsync("/v1/connect");
+
+        Assert.Equal(HttpStatusCode.UpgradeRequired, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task SecondSession_IsClosedWith4000AlreadyExists_AndTheFirstStays()
+    {
+        var (alice, first) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
+        using var _ = alice;
+        await using var a = new SocketScope(first);
+
+        using var second = await alice.ConnectAsync();
+        var (status, description) = await second.ReceiveCloseAsync();
+
+        Assert.Equal(4000, (int?)status);
+        Assert.Equal("ALREADY_EXISTS", description);
+        await TargetedUser.SendAsync(first, "alice", "still", "true");
+        Assert.Equal("""{"originator":"alice","target":"alice","type":"still","payload":true}""", (await first.ReceiveMessageAsync()).Text);
+    }
+
+    [Fact]
+    public async Task ClientClose_IsAnswered_AndTheUserIsForgottenAtOnce_SoAReconnectWorks()
+    {
+        var (alice, socket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
+        using var _ = alice;
+
+        // CloseAsync completes only when the relay answers the close frame (the original never did).
+        using (var timeout = new CancellationTokenSource(TestTimeouts.Default))
+        {
+            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
+        }
+
+        Assert.Equal(WebSocketState.Closed, socket.State);
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, socket.CloseStatus);
+        socket.Dispose();
+        Assert.Equal(0, Registry.ActiveCount);
+
+        await using var again = new SocketScope(await alice.ConnectAsync());
+        await TargetedUser.SendAsync(again.Socket, "alice", "back", "1");
+        Assert.Equal("""{"originator":"alice","target":"alice","type":"back","payload":1}""", (await again.Socket.ReceiveMessageAsync()).Text);
+    }
+
+    [Fact]
+    public async Task DroppedSocket_IsForgotten_SoAReconnectWorks()
+    {
+        var (alice, socket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
+        using var _ = alice;
+        using var recorder = new MetricRecorder(_gateway.Services);
+
+        socket.Abort();
+        socket.Dispose();
+        await Eventually.TrueAsync(() => Registry.ActiveCount == 0, "the dropped session is forgotten");
+
+        await using var again = new SocketScope(await alice.ConnectAsync());
+        await TargetedUser.SendAsync(again.Socket, "alice", "back", "1");
+        Assert.Equal("""{"originator":"alice","target":"alice","type":"back","payload":1}""", (await again.Socket.ReceiveMessageAsync()).Text);
+        Assert.Equal(1, recorder.Sum("relay.targeted.closes", "relay.targeted.close_reason", "dropped"));
+    }
+
+    [Fact]
+    public async Task Kick_ClosesEveryActiveSocketWith4000Kicked_AndTheirUsersReconnect()
+    {
+        var (alice, aliceSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
+        var (bob, bobSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "bob");
+        using var _ = alice;
+        using var __ = bob;
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/kick-active-users");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
+
+        using var response = await _gateway.Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        foreach (var kicked in new[] { aliceSocket, bobSocket })
+        {
+            var (status, description) = await kicked.ReceiveCloseAsync();
+            Assert.Equal(4000, (int?)status);
+            Assert.Equal("KICKED", description);
+            await kicked.CloseQuietlyAsync();
+            kicked.Dispose();
+        }
+
+        // New sessions are not undone by the old ones ending (the original's later close deleted them).
+        await using var aliceAgain = new SocketScope(await alice.ConnectAsync());
+        await using var bobAgain = new SocketScope(await bob.ConnectAsync());
+        await TargetedUser.SendAsync(aliceAgain.Socket, "bob", "back", "1");
+        Assert.Equal("""{"originator":"alice","target":"bob","type":"back","payload":1}""", (await bobAgain.Socket.ReceiveMessageAsync()).Text);
+        Assert.Equal(2, Registry.ActiveCount);
+    }
+}
