@@ -400,6 +400,7 @@ internal sealed partial class TargetedHandler(
                     {
                         if (length == _maxMessageBytes)
                         {
+                            registry.Disconnect(session);
                             session.CloseByRelay(RelayCloseCodes.MessageTooBig, TargetedCloseReason.MessageTooBig, RejectionReason.MessageTooBig,
                                 $"Message larger than {_maxMessageBytes} bytes");
                             while ((await socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None).ConfigureAwait(false)).MessageType != WebSocketMessageType.Close)
@@ -448,7 +449,7 @@ internal sealed partial class TargetedHandler(
 
         if (message.Target.Length > 0 && registry.FindActive(message.Target) is { } target)
         {
-            if (target.TryEnqueue(TargetedMessages.WriteForwarded(session.Username, message, scratch, ref writer)))
+            if (Deliver(target, TargetedMessages.WriteForwarded(session.Username, message, scratch, ref writer)))
             {
                 metrics.TargetedMessage(TargetedMessageResult.Delivered);
                 return;
@@ -456,7 +457,19 @@ internal sealed partial class TargetedHandler(
         }
 
         metrics.TargetedMessage(TargetedMessageResult.TargetNotFound);
-        session.TryEnqueue(TargetedMessages.TargetNotFound());
+        Deliver(session, TargetedMessages.TargetNotFound());
+    }
+
+    /// <summary>Queues a message; a session closed for a full queue is forgotten at once, so its user can reconnect while its close handshake runs.</summary>
+    private bool Deliver(TargetedSession session, OutboundMessage message)
+    {
+        if (session.TryEnqueue(message))
+        {
+            return true;
+        }
+
+        registry.Disconnect(session);
+        return false;
     }
 
     private static partial class Log

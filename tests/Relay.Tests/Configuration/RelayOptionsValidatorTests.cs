@@ -27,6 +27,10 @@ public sealed class RelayOptionsValidatorTests
         ("Relay:Connection:MaxBytesPerPairing", o => o.Connection.MaxBytesPerPairing = -1),
         ("Relay:Connection:MaxPairingDuration", o => o.Connection.MaxPairingDuration = TimeSpan.FromSeconds(-1)),
         ("Relay:Connection:StallTimeout", o => o.Connection.StallTimeout = TimeSpan.FromSeconds(-1)),
+        ("Relay:Targeted:MaxRegistrations", o => o.Targeted.MaxRegistrations = 0),
+        ("Relay:Targeted:MaxMessageBytes", o => o.Targeted.MaxMessageBytes = 63),
+        ("Relay:Targeted:MaxQueuedBytes", o => o.Targeted.MaxQueuedBytes = 1023),
+        ("Relay:Targeted:AdminKey", o => o.Targeted.AdminKey = "too-short"),
     ];
 
     public static TheoryData<int> RuleIndexes() => [.. Enumerable.Range(0, Rules.Length)];

@@ -11,6 +11,11 @@ public sealed class RelayRouteValidatorTests
     [InlineData("Connection", "/connection/{localPeerId}/{remotePeerId}/{documentId}")]
     [InlineData("CONNECTION", "/c/{documentId}/{remotePeerId}/{localPeerId}")]
     [InlineData("Introduction", "/introduction/{**peerId}")]
+    [InlineData("TargetedRegister", "/v1/register")]
+    [InlineData("targeteduser", "/signal/v1/user")]
+    [InlineData("TargetedConnect", "/v1/connect")]
+    [InlineData("TargetedKick", "/admin/kick")]
+    [InlineData("TargetedHealth", "/healthcheck")]
     public void Validate_WellFormedRelayRoute_HasNoErrors(string role, string path) =>
         Assert.Empty(RelayRouteValidator.Validate(Route(path), role));
 
@@ -19,6 +24,8 @@ public sealed class RelayRouteValidatorTests
     [InlineData("")]
     [InlineData(null)]
     [InlineData("None")]
+    [InlineData("Targeted")]
+    [InlineData("2")]
     public void Validate_UnknownRole_IsReported(string? role)
     {
         var error = Assert.Single(RelayRouteValidator.Validate(Route("/introduction/{peerId}"), role));

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Relay.Connection;
 using Relay.Introduction;
+using Relay.Targeted;
 using Relay.Telemetry;
 using Relay.Tests.Infrastructure;
 
@@ -24,10 +25,16 @@ public sealed class RelayMetricsTests
         { "relay.relayed_messages", "ObservableCounter", "{message}" },
         { "relay.rejected_connections", "ObservableCounter", "{connection}" },
         { "relay.protocol_errors", "ObservableCounter", "{message}" },
+        { "relay.targeted.registered_users", "ObservableUpDownCounter", "{user}" },
+        { "relay.targeted.active_sessions", "ObservableUpDownCounter", "{session}" },
+        { "relay.targeted.registrations", "ObservableCounter", "{registration}" },
+        { "relay.targeted.messages", "ObservableCounter", "{message}" },
+        { "relay.targeted.closes", "ObservableCounter", "{session}" },
     };
 
     private static ServiceProvider RelayServices() => new ServiceCollection().AddMetrics().AddSingleton(new RelayOptions())
-        .AddSingleton<PeerRegistry>().AddSingleton<PairingBroker>().AddSingleton<RelayMetrics>().BuildServiceProvider();
+        .AddSingleton<PeerRegistry>().AddSingleton<PairingBroker>().AddSingleton<ITargetedRegistry, TargetedRegistry>()
+        .AddSingleton<RelayMetrics>().BuildServiceProvider();
 
     [Theory]
     [MemberData(nameof(Instruments))]
