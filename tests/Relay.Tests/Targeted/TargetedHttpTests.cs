@@ -2,6 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Relay.Targeted;
 using Relay.Tests.Infrastructure;
 
@@ -183,6 +186,47 @@ public sealed class TargetedHttpTests : IAsyncLifetime
         await TargetedUser.SendAsync(posing.Socket, "alice", "hello", "1");
         var delivered = await aliceSocket.Socket.ReceiveMessageAsync();
         Assert.Equal("""{"originator":"mallory","target":"alice","type":"hello","payload":1}""", delivered.Text);
+    }
+
+    [Fact]
+    public async Task SignedCookieOfAnEarlierRegistration_IsRefused_EvenWithTheSameKeys()
+    {
+        // Two gateways sharing a key ring, as after a restart: the cookie decrypts, but names a registration
+        // the second one never made (its alice registered anew).
+        var keys = Directory.CreateTempSubdirectory("relay-keys-");
+        try
+        {
+            void SharedKeys(WebApplicationBuilder builder) => builder.Services.AddDataProtection()
+                .PersistKeysToFileSystem(keys).SetApplicationName("relay-tests");
+            await using var before = await TestGateway.StartAsync(configure: SharedKeys);
+            await using var after = await TestGateway.StartAsync(configure: SharedKeys);
+            using var old = await TargetedUser.RegisterAsync(before, "alice");
+            using var fresh = await TargetedUser.RegisterAsync(after, "alice");
+            var oldCookie = old.Cookies.GetCookies(before.HttpUri)[TargetedIdentity.SessionCookie]!.Value;
+            var freshCookie = fresh.Cookies.GetCookies(after.HttpUri)[TargetedIdentity.SessionCookie]!.Value;
+
+            var identity = after.GetService<TargetedIdentity>();
+            var request = new DefaultHttpContext().Request;
+            request.Headers.Cookie = $"{TargetedIdentity.SessionCookie}={oldCookie}";
+            Assert.True(identity.TryRead(request, out var username, out _), "the second gateway can read the first one's cookie");
+            Assert.Equal("alice", username);
+
+            Assert.Equal(HttpStatusCode.OK, await UserStatusAsync(after, freshCookie));
+            Assert.Equal(HttpStatusCode.Unauthorized, await UserStatusAsync(after, oldCookie));
+            Assert.Equal(HttpStatusCode.OK, await UserStatusAsync(before, oldCookie));
+        }
+        finally
+        {
+            keys.Delete(recursive: true);
+        }
+
+        static async Task<HttpStatusCode> UserStatusAsync(TestGateway gateway, string sessionCookie)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/user");
+            request.Headers.Add("Cookie", $"{TargetedIdentity.SessionCookie}={sessionCookie}");
+            using var response = await gateway.Http.SendAsync(request);
+            return response.StatusCode;
+        }
     }
 
     [Fact]
