@@ -40,7 +40,7 @@ internal static class NodeScript
     /// Asserts the script passed: exit code 0, rounds 1 to <paramref name="rounds"/> each exchanged
     /// <c>alice→bob {round}</c> and <c>bob→alice {round}</c>, and <c>done</c> last.
     /// </summary>
-    public static void AssertExchangedRounds(string script, (int ExitCode, string Output, string Errors) run, int rounds)
+    private static void AssertExchangedRounds(string script, (int ExitCode, string Output, string Errors) run, int rounds)
     {
         Assert.True(run.ExitCode == 0, $"{script} failed ({run.ExitCode}):\n{run.Output}\n{run.Errors}");
         var events = Events(run.Output);
@@ -52,5 +52,23 @@ internal static class NodeScript
         }
 
         Assert.Equal("done", events[^1].GetProperty("event").GetString());
+    }
+
+    /// <summary>
+    /// The two-client scenario of an interop folder against a fresh gateway: the npm client must be installed,
+    /// the script must pass <paramref name="rounds"/> exchanges, and every socket must be gone afterwards.
+    /// </summary>
+    public static async Task RunExchangeScenarioAsync(string folder, string script, string installedFile, int rounds)
+    {
+        var interop = Path.Combine(RepositoryPaths.Root, "tests", folder);
+        Assert.True(File.Exists(Path.Combine(interop, "node_modules", installedFile)),
+            $"The npm client is not installed: run `npm install --prefix tests/{folder}` (bash .ci/run does).");
+        await using var gateway = await TestGateway.StartAsync();
+
+        var run = await RunAsync(interop, script, gateway.WebSocketUri.ToString().TrimEnd('/'));
+
+        AssertExchangedRounds(script, run, rounds);
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot() is { Peers: 0, ActivePairings: 0, PendingConnections: 0 },
+            "the clients' sockets are all gone");
     }
 }

@@ -11,18 +11,6 @@ namespace Relay.Tests.Interop;
 public sealed class ReferenceClientTests
 {
     [Fact]
-    public async Task ReferenceClient_JoinConnectExchangeLeaveReconnect()
-    {
-        var interop = Path.Combine(RepositoryPaths.Root, "tests", "interop");
-        Assert.True(
-            File.Exists(Path.Combine(interop, "node_modules", "@localfirst", "relay", "dist", "Client.js")),
-            "The reference client is not installed: run `npm install --prefix tests/interop` (bash .ci/run does).");
-        await using var gateway = await TestGateway.StartAsync();
-
-        var run = await NodeScript.RunAsync(interop, "interop.mjs", gateway.WebSocketUri.ToString().TrimEnd('/'));
-
-        NodeScript.AssertExchangedRounds("interop.mjs", run, rounds: 3);
-        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot() is { Peers: 0, ActivePairings: 0, PendingConnections: 0 },
-            "the clients' sockets are all gone");
-    }
+    public Task ReferenceClient_JoinConnectExchangeLeaveReconnect() =>
+        NodeScript.RunExchangeScenarioAsync("interop", "interop.mjs", Path.Combine("@localfirst", "relay", "dist", "Client.js"), rounds: 3);
 }

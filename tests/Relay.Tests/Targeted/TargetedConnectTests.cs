@@ -22,17 +22,13 @@ public sealed class TargetedConnectTests : IAsyncLifetime
     [Fact]
     public async Task Message_IsDeliveredWithItsOriginator_AndThePayloadBytesUntouched()
     {
-        var (alice, aliceSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
-        var (bob, bobSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "bob");
-        using var _ = alice;
-        using var __ = bob;
-        await using var a = new SocketScope(aliceSocket);
-        await using var b = new SocketScope(bobSocket);
+        await using var alice = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
+        await using var bob = await TargetedUser.RegisterAndConnectAsync(_gateway, "bob");
         const string Payload = """{ "sdp" : "v=0\r\no=- 1 2 IN IP4 127.0.0.1", "n": 1.50e+2, "big": 123456789012345678901234567890, "u": "\u00e9\ud83d\ude00", "list" : [ null , true ] }""";
 
-        await TargetedUser.SendAsync(aliceSocket, "bob", "offer", Payload);
+        await TargetedUser.SendAsync(alice.Socket, "bob", "offer", Payload);
 
-        var delivered = await bobSocket.ReceiveMessageAsync();
+        var delivered = await bob.Socket.ReceiveMessageAsync();
         Assert.Equal(WebSocketMessageType.Text, delivered.Type);
         Assert.Equal($$"""{"originator":"alice","target":"bob","type":"offer","payload":{{Payload}}}""", delivered.Text);
     }
@@ -44,28 +40,22 @@ public sealed class TargetedConnectTests : IAsyncLifetime
     [InlineData("""{"target":"b\u006fb","type":"\"q\"","payload":false}""", """{"originator":"alice","target":"bob","type":"\u0022q\u0022","payload":false}""")]
     public async Task Message_ReadAsGoReadsIt(string sent, string expected)
     {
-        var (alice, aliceSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
-        var (bob, bobSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "bob");
-        using var _ = alice;
-        using var __ = bob;
-        await using var a = new SocketScope(aliceSocket);
-        await using var b = new SocketScope(bobSocket);
+        await using var alice = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
+        await using var bob = await TargetedUser.RegisterAndConnectAsync(_gateway, "bob");
 
-        await aliceSocket.SendTextAsync(sent);
+        await alice.Socket.SendTextAsync(sent);
 
-        Assert.Equal(expected, (await bobSocket.ReceiveMessageAsync()).Text);
+        Assert.Equal(expected, (await bob.Socket.ReceiveMessageAsync()).Text);
     }
 
     [Fact]
     public async Task Message_AsBinaryJson_IsDeliveredAsText_AndAUserMayTargetItself()
     {
-        var (alice, socket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
-        using var _ = alice;
-        await using var a = new SocketScope(socket);
+        await using var alice = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
 
-        await socket.SendBinaryAsync(Encoding.UTF8.GetBytes("""{"target":"alice","type":"note","payload":{}}"""));
+        await alice.Socket.SendBinaryAsync(Encoding.UTF8.GetBytes("""{"target":"alice","type":"note","payload":{}}"""));
 
-        var delivered = await socket.ReceiveMessageAsync();
+        var delivered = await alice.Socket.ReceiveMessageAsync();
         Assert.Equal(WebSocketMessageType.Text, delivered.Type);
         Assert.Equal("""{"originator":"alice","target":"alice","type":"note","payload":{}}""", delivered.Text);
     }
@@ -76,15 +66,13 @@ public sealed class TargetedConnectTests : IAsyncLifetime
     [InlineData("carol")] // registered but not connected
     public async Task Message_ToNoConnectedTarget_AnswersTargetNotFound(string target)
     {
-        using var carol = await TargetedUser.RegisterAsync(_gateway, "carol");
-        var (alice, socket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
-        using var _ = alice;
-        await using var a = new SocketScope(socket);
+        await using var carol = await TargetedUser.RegisterAsync(_gateway, "carol");
+        await using var alice = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
         using var recorder = new MetricRecorder(_gateway.Services);
 
-        await TargetedUser.SendAsync(socket, target, "offer", "{}");
+        await TargetedUser.SendAsync(alice.Socket, target, "offer", "{}");
 
-        Assert.Equal("""{"target":"","type":"TARGET_NOT_FOUND","payload":null}""", (await socket.ReceiveMessageAsync()).Text);
+        Assert.Equal("""{"target":"","type":"TARGET_NOT_FOUND","payload":null}""", (await alice.Socket.ReceiveMessageAsync()).Text);
         Assert.Equal(1, recorder.Sum("relay.targeted.messages", "relay.targeted.result", "target_not_found"));
     }
 
@@ -99,41 +87,33 @@ public sealed class TargetedConnectTests : IAsyncLifetime
     [InlineData("")]
     public async Task MalformedMessage_IsIgnoredAndCounted_AndTheSessionGoesOn(string sent)
     {
-        var (alice, aliceSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
-        var (bob, bobSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "bob");
-        using var _ = alice;
-        using var __ = bob;
-        await using var a = new SocketScope(aliceSocket);
-        await using var b = new SocketScope(bobSocket);
+        await using var alice = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
+        await using var bob = await TargetedUser.RegisterAndConnectAsync(_gateway, "bob");
         using var recorder = new MetricRecorder(_gateway.Services);
 
-        await aliceSocket.SendTextAsync(sent);
-        await TargetedUser.SendAsync(aliceSocket, "bob", "after", "1");
+        await alice.Socket.SendTextAsync(sent);
+        await TargetedUser.SendAsync(alice.Socket, "bob", "after", "1");
 
-        Assert.Equal("""{"originator":"alice","target":"bob","type":"after","payload":1}""", (await bobSocket.ReceiveMessageAsync()).Text);
+        Assert.Equal("""{"originator":"alice","target":"bob","type":"after","payload":1}""", (await bob.Socket.ReceiveMessageAsync()).Text);
         Assert.Equal(1, recorder.Sum("relay.targeted.messages", "relay.targeted.result", "malformed"));
     }
 
     [Fact]
     public async Task BinaryMessageThatIsNotUtf8_IsIgnored()
     {
-        var (alice, aliceSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
-        var (bob, bobSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "bob");
-        using var _ = alice;
-        using var __ = bob;
-        await using var a = new SocketScope(aliceSocket);
-        await using var b = new SocketScope(bobSocket);
+        await using var alice = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
+        await using var bob = await TargetedUser.RegisterAndConnectAsync(_gateway, "bob");
 
-        await aliceSocket.SendBinaryAsync([.. """{"target":"bob","type":"x","payload":" """u8, 0xC3, 0x28, .. "\"}"u8]);
-        await TargetedUser.SendAsync(aliceSocket, "bob", "after", "2");
+        await alice.Socket.SendBinaryAsync([.. """{"target":"bob","type":"x","payload":" """u8, 0xC3, 0x28, .. "\"}"u8]);
+        await TargetedUser.SendAsync(alice.Socket, "bob", "after", "2");
 
-        Assert.Equal("""{"originator":"alice","target":"bob","type":"after","payload":2}""", (await bobSocket.ReceiveMessageAsync()).Text);
+        Assert.Equal("""{"originator":"alice","target":"bob","type":"after","payload":2}""", (await bob.Socket.ReceiveMessageAsync()).Text);
     }
 
     [Fact]
     public async Task Connect_WithOnlyAForgedBareCookie_IsClosedWith4000Unauthenticated()
     {
-        using var alice = await TargetedUser.RegisterAsync(_gateway, "alice");
+        await using var alice = await TargetedUser.RegisterAsync(_gateway, "alice");
         using var socket = await _gateway.ConnectAsync("/v1/connect", o => o.SetRequestHeader("Cookie", "user_username=alice"));
 
         var (status, description) = await socket.ReceiveCloseAsync();
@@ -165,11 +145,10 @@ public sealed class TargetedConnectTests : IAsyncLifetime
     [Fact]
     public async Task SecondSession_IsClosedWith4000AlreadyExists_AndTheFirstStays()
     {
-        var (alice, first) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
-        using var _ = alice;
-        await using var a = new SocketScope(first);
+        await using var alice = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
+        var first = alice.Socket;
 
-        using var second = await alice.ConnectAsync();
+        var second = await alice.ConnectAsync();
         var (status, description) = await second.ReceiveCloseAsync();
 
         Assert.Equal(4000, (int?)status);
@@ -181,56 +160,52 @@ public sealed class TargetedConnectTests : IAsyncLifetime
     [Fact]
     public async Task ClientClose_IsAnswered_AndTheUserIsForgottenAtOnce_SoAReconnectWorks()
     {
-        var (alice, socket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
-        using var _ = alice;
+        await using var alice = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
 
         // CloseAsync completes only when the relay answers the close frame (the original never did).
         using (var timeout = new CancellationTokenSource(TestTimeouts.Default))
         {
-            await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
+            await alice.Socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
         }
 
-        Assert.Equal(WebSocketState.Closed, socket.State);
-        Assert.Equal(WebSocketCloseStatus.NormalClosure, socket.CloseStatus);
-        socket.Dispose();
+        Assert.Equal(WebSocketState.Closed, alice.Socket.State);
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, alice.Socket.CloseStatus);
+        alice.Socket.Dispose();
         Assert.Equal(0, Registry.ActiveCount);
 
-        await using var again = new SocketScope(await alice.ConnectAsync());
-        await TargetedUser.SendAsync(again.Socket, "alice", "back", "1");
-        Assert.Equal("""{"originator":"alice","target":"alice","type":"back","payload":1}""", (await again.Socket.ReceiveMessageAsync()).Text);
+        var again = await alice.ConnectAsync();
+        await TargetedUser.SendAsync(again, "alice", "back", "1");
+        Assert.Equal("""{"originator":"alice","target":"alice","type":"back","payload":1}""", (await again.ReceiveMessageAsync()).Text);
     }
 
     [Fact]
     public async Task DroppedSocket_IsForgotten_SoAReconnectWorks()
     {
-        var (alice, socket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
-        using var _ = alice;
+        await using var alice = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
         using var recorder = new MetricRecorder(_gateway.Services);
 
-        socket.Abort();
-        socket.Dispose();
+        alice.Socket.Abort();
+        alice.Socket.Dispose();
         await Eventually.TrueAsync(() => Registry.ActiveCount == 0, "the dropped session is forgotten");
 
-        await using var again = new SocketScope(await alice.ConnectAsync());
-        await TargetedUser.SendAsync(again.Socket, "alice", "back", "1");
-        Assert.Equal("""{"originator":"alice","target":"alice","type":"back","payload":1}""", (await again.Socket.ReceiveMessageAsync()).Text);
+        var again = await alice.ConnectAsync();
+        await TargetedUser.SendAsync(again, "alice", "back", "1");
+        Assert.Equal("""{"originator":"alice","target":"alice","type":"back","payload":1}""", (await again.ReceiveMessageAsync()).Text);
         Assert.Equal(1, recorder.Sum("relay.targeted.closes", "relay.targeted.close_reason", "dropped"));
     }
 
     [Fact]
     public async Task Kick_ClosesEveryActiveSocketWith4000Kicked_AndTheirUsersReconnect()
     {
-        var (alice, aliceSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
-        var (bob, bobSocket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "bob");
-        using var _ = alice;
-        using var __ = bob;
+        await using var alice = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
+        await using var bob = await TargetedUser.RegisterAndConnectAsync(_gateway, "bob");
         using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/kick-active-users");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
 
         using var response = await _gateway.Http.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        foreach (var kicked in new[] { aliceSocket, bobSocket })
+        foreach (var kicked in new[] { alice.Socket, bob.Socket })
         {
             var (status, description) = await kicked.ReceiveCloseAsync();
             Assert.Equal(4000, (int?)status);
@@ -240,10 +215,10 @@ public sealed class TargetedConnectTests : IAsyncLifetime
         }
 
         // New sessions are not undone by the old ones ending (the original's later close deleted them).
-        await using var aliceAgain = new SocketScope(await alice.ConnectAsync());
-        await using var bobAgain = new SocketScope(await bob.ConnectAsync());
-        await TargetedUser.SendAsync(aliceAgain.Socket, "bob", "back", "1");
-        Assert.Equal("""{"originator":"alice","target":"bob","type":"back","payload":1}""", (await bobAgain.Socket.ReceiveMessageAsync()).Text);
+        var aliceAgain = await alice.ConnectAsync();
+        var bobAgain = await bob.ConnectAsync();
+        await TargetedUser.SendAsync(aliceAgain, "bob", "back", "1");
+        Assert.Equal("""{"originator":"alice","target":"bob","type":"back","payload":1}""", (await bobAgain.ReceiveMessageAsync()).Text);
         Assert.Equal(2, Registry.ActiveCount);
     }
 }

@@ -39,7 +39,7 @@ public sealed class TargetedHttpTests : IAsyncLifetime
     [Fact]
     public async Task Register_SetsTheBareCookieAndASignedOne()
     {
-        using var user = await TargetedUser.RegisterAsync(_gateway, "alice");
+        await using var user = await TargetedUser.RegisterAsync(_gateway, "alice");
 
         var cookies = user.Cookies.GetCookies(_gateway.HttpUri);
         Assert.Equal("alice", cookies[TargetedIdentity.UsernameCookie]?.Value);
@@ -54,8 +54,8 @@ public sealed class TargetedHttpTests : IAsyncLifetime
     [Fact]
     public async Task Register_TakenName_Answers200TakenWithoutCookies()
     {
-        using var first = await TargetedUser.RegisterAsync(_gateway, "alice");
-        using var second = new TargetedUser(_gateway, "alice");
+        await using var first = await TargetedUser.RegisterAsync(_gateway, "alice");
+        await using var second = new TargetedUser(_gateway, "alice");
 
         using var response = await second.Http.PostAsJsonAsync("/v1/register", new { username = "alice" });
 
@@ -140,7 +140,7 @@ public sealed class TargetedHttpTests : IAsyncLifetime
     [Fact]
     public async Task User_WithTheSignedCookie_Answers200()
     {
-        using var user = await TargetedUser.RegisterAsync(_gateway, "alice");
+        await using var user = await TargetedUser.RegisterAsync(_gateway, "alice");
 
         using var response = await user.Http.GetAsync("/v1/user");
 
@@ -154,7 +154,7 @@ public sealed class TargetedHttpTests : IAsyncLifetime
     [InlineData("user_session=CfDJ8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
     public async Task User_WithoutAValidSignedCookie_Answers401AndClearsCookies(string cookieHeader)
     {
-        using var registered = await TargetedUser.RegisterAsync(_gateway, "alice");
+        await using var registered = await TargetedUser.RegisterAsync(_gateway, "alice");
         using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/user");
         if (cookieHeader.Length > 0)
         {
@@ -171,8 +171,8 @@ public sealed class TargetedHttpTests : IAsyncLifetime
     [Fact]
     public async Task User_SignedCookieOfAnotherUserWithTheBareNameSwapped_IsStillThatOtherUser()
     {
-        using var alice = await TargetedUser.RegisterAsync(_gateway, "alice");
-        using var mallory = await TargetedUser.RegisterAsync(_gateway, "mallory");
+        await using var alice = await TargetedUser.RegisterAsync(_gateway, "alice");
+        await using var mallory = await TargetedUser.RegisterAsync(_gateway, "mallory");
         var malloryCookie = mallory.Cookies.GetCookies(_gateway.HttpUri)[TargetedIdentity.SessionCookie]!.Value;
 
         // Mallory names herself alice in the bare cookie; the relay believes only the signed one.
@@ -181,10 +181,10 @@ public sealed class TargetedHttpTests : IAsyncLifetime
         using var response = await _gateway.Http.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
 
-        await using var aliceSocket = new SocketScope(await alice.ConnectAsync());
-        await using var posing = new SocketScope(await _gateway.ConnectAsync("/v1/connect", o => o.SetRequestHeader("Cookie", $"user_username=alice; user_session={malloryCookie}")));
-        await TargetedUser.SendAsync(posing.Socket, "alice", "hello", "1");
-        var delivered = await aliceSocket.Socket.ReceiveMessageAsync();
+        await alice.ConnectAsync();
+        using var posing = await _gateway.ConnectAsync("/v1/connect", o => o.SetRequestHeader("Cookie", $"user_username=alice; user_session={malloryCookie}"));
+        await TargetedUser.SendAsync(posing, "alice", "hello", "1");
+        var delivered = await alice.Socket.ReceiveMessageAsync();
         Assert.Equal("""{"originator":"mallory","target":"alice","type":"hello","payload":1}""", delivered.Text);
     }
 
@@ -200,8 +200,8 @@ public sealed class TargetedHttpTests : IAsyncLifetime
                 .PersistKeysToFileSystem(keys).SetApplicationName("relay-tests");
             await using var before = await TestGateway.StartAsync(configure: SharedKeys);
             await using var after = await TestGateway.StartAsync(configure: SharedKeys);
-            using var old = await TargetedUser.RegisterAsync(before, "alice");
-            using var fresh = await TargetedUser.RegisterAsync(after, "alice");
+            await using var old = await TargetedUser.RegisterAsync(before, "alice");
+            await using var fresh = await TargetedUser.RegisterAsync(after, "alice");
             var oldCookie = old.Cookies.GetCookies(before.HttpUri)[TargetedIdentity.SessionCookie]!.Value;
             var freshCookie = fresh.Cookies.GetCookies(after.HttpUri)[TargetedIdentity.SessionCookie]!.Value;
 
@@ -249,9 +249,7 @@ public sealed class TargetedHttpTests : IAsyncLifetime
     [InlineData("an-admin-key-of-some-length")]
     public async Task Kick_WithoutTheKey_Answers401AndKicksNobody(string? authorization)
     {
-        var (user, socket) = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
-        using var _ = user;
-        await using var scope = new SocketScope(socket);
+        await using var user = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
         using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/kick-active-users");
         if (authorization is not null)
         {
@@ -274,16 +272,4 @@ public sealed class TargetedHttpTests : IAsyncLifetime
     }
 
     private int Registered() => _gateway.GetService<ITargetedRegistry>().RegisteredCount;
-}
-
-/// <summary>Closes a client socket at the end of a test.</summary>
-internal sealed class SocketScope(System.Net.WebSockets.ClientWebSocket socket) : IAsyncDisposable
-{
-    public System.Net.WebSockets.ClientWebSocket Socket { get; } = socket;
-
-    public async ValueTask DisposeAsync()
-    {
-        await Socket.CloseQuietlyAsync();
-        Socket.Dispose();
-    }
 }

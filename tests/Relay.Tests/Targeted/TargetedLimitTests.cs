@@ -13,9 +13,9 @@ public sealed class TargetedLimitTests
     public async Task Register_BeyondMaxRegistrations_Answers503Full_AndKeepsTheOthers()
     {
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Relay:Targeted:MaxRegistrations"] = "2" });
-        using var alice = await TargetedUser.RegisterAsync(gateway, "alice");
-        using var bob = await TargetedUser.RegisterAsync(gateway, "bob");
-        using var carol = new TargetedUser(gateway, "carol");
+        await using var alice = await TargetedUser.RegisterAsync(gateway, "alice");
+        await using var bob = await TargetedUser.RegisterAsync(gateway, "bob");
+        await using var carol = new TargetedUser(gateway, "carol");
 
         using var response = await carol.Http.PostAsJsonAsync("/v1/register", new { username = "carol" });
 
@@ -30,25 +30,22 @@ public sealed class TargetedLimitTests
     public async Task MessageOverMaxMessageBytes_ClosesTheSenderWith4413_AndOthersGoOn()
     {
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Relay:Targeted:MaxMessageBytes"] = "1024" });
-        var (alice, aliceSocket) = await TargetedUser.RegisterAndConnectAsync(gateway, "alice");
-        var (bob, bobSocket) = await TargetedUser.RegisterAndConnectAsync(gateway, "bob");
-        using var _ = alice;
-        using var __ = bob;
-        await using var b = new SocketScope(bobSocket);
+        await using var alice = await TargetedUser.RegisterAndConnectAsync(gateway, "alice");
+        await using var bob = await TargetedUser.RegisterAndConnectAsync(gateway, "bob");
 
         // Exactly the limit is delivered; one byte more is not.
         var fits = $$"""{"target":"bob","type":"t","payload":"{{new string('x', 1024 - 40)}}"}""";
         Assert.Equal(1024, fits.Length);
-        await aliceSocket.SendTextAsync(fits);
-        Assert.Equal(1024 + "\"originator\":\"alice\",".Length, (await bobSocket.ReceiveMessageAsync()).Payload.Length);
-        await aliceSocket.SendTextAsync(fits.Replace("\"}", "x\"}", StringComparison.Ordinal));
+        await alice.Socket.SendTextAsync(fits);
+        Assert.Equal(1024 + "\"originator\":\"alice\",".Length, (await bob.Socket.ReceiveMessageAsync()).Payload.Length);
+        await alice.Socket.SendTextAsync(fits.Replace("\"}", "x\"}", StringComparison.Ordinal));
 
-        var (status, _) = await aliceSocket.ReceiveCloseAsync();
+        var (status, _) = await alice.Socket.ReceiveCloseAsync();
         Assert.Equal(4413, (int?)status);
-        aliceSocket.Dispose();
+        alice.Socket.Dispose();
         await Eventually.TrueAsync(() => gateway.GetService<ITargetedRegistry>().ActiveCount == 1, "alice's session is gone");
-        await TargetedUser.SendAsync(bobSocket, "bob", "still", "1");
-        Assert.Equal("""{"originator":"bob","target":"bob","type":"still","payload":1}""", (await bobSocket.ReceiveMessageAsync()).Text);
+        await TargetedUser.SendAsync(bob.Socket, "bob", "still", "1");
+        Assert.Equal("""{"originator":"bob","target":"bob","type":"still","payload":1}""", (await bob.Socket.ReceiveMessageAsync()).Text);
     }
 
     [Fact]
@@ -62,34 +59,29 @@ public sealed class TargetedLimitTests
             ["Relay:CloseTimeout"] = "00:01:00",
         });
         using var recorder = new MetricRecorder(gateway.Services);
-        var (slow, slowSocket) = await TargetedUser.RegisterAndConnectAsync(gateway, "slow");
-        var (sender, senderSocket) = await TargetedUser.RegisterAndConnectAsync(gateway, "sender");
-        var (carol, carolSocket) = await TargetedUser.RegisterAndConnectAsync(gateway, "carol");
-        using var _ = slow;
-        using var __ = sender;
-        using var ___ = carol;
-        await using var s = new SocketScope(senderSocket);
-        await using var c = new SocketScope(carolSocket);
+        await using var slow = await TargetedUser.RegisterAndConnectAsync(gateway, "slow");
+        await using var sender = await TargetedUser.RegisterAndConnectAsync(gateway, "sender");
+        await using var carol = await TargetedUser.RegisterAndConnectAsync(gateway, "carol");
         var payload = $"\"{new string('x', 512 * 1024)}\"";
 
         // Past the socket buffers, the relay queues for the slow target up to its cap, then closes it.
         for (var i = 0; recorder.Sum("relay.rejected_connections", "error.type", "queue_full") == 0; i++)
         {
             Assert.True(i < 400, "the relay never capped the slow target's queue");
-            await TargetedUser.SendAsync(senderSocket, "slow", "flood", payload);
+            await TargetedUser.SendAsync(sender.Socket, "slow", "flood", payload);
         }
 
         // The sender was never held up: the slow target is forgotten at once (its close handshake still
         // waits for it to read), and carol hears from the sender.
         Assert.Equal(2, gateway.GetService<ITargetedRegistry>().ActiveCount);
-        await TargetedUser.SendAsync(senderSocket, "slow", "after", "1");
-        Assert.Equal("""{"target":"","type":"TARGET_NOT_FOUND","payload":null}""", (await senderSocket.ReceiveMessageAsync()).Text);
-        await TargetedUser.SendAsync(senderSocket, "carol", "hello", "1");
-        Assert.Equal("""{"originator":"sender","target":"carol","type":"hello","payload":1}""", (await carolSocket.ReceiveMessageAsync()).Text);
+        await TargetedUser.SendAsync(sender.Socket, "slow", "after", "1");
+        Assert.Equal("""{"target":"","type":"TARGET_NOT_FOUND","payload":null}""", (await sender.Socket.ReceiveMessageAsync()).Text);
+        await TargetedUser.SendAsync(sender.Socket, "carol", "hello", "1");
+        Assert.Equal("""{"originator":"sender","target":"carol","type":"hello","payload":1}""", (await carol.Socket.ReceiveMessageAsync()).Text);
 
         // The slow target, reading at last, finds its queue was cut with 4429.
-        Assert.Equal(4429, (int?)await slowSocket.ReceiveEndAsync());
-        slowSocket.Dispose();
+        Assert.Equal(4429, (int?)await slow.Socket.ReceiveEndAsync());
+        slow.Socket.Dispose();
         await Eventually.TrueAsync(() => recorder.Sum("relay.targeted.closes", "relay.targeted.close_reason", "queue_full") == 1, "the slow target's close is counted");
     }
 
@@ -97,19 +89,18 @@ public sealed class TargetedLimitTests
     public async Task Shutdown_ClosesTargetedSocketsWith1001()
     {
         var gateway = await TestGateway.StartAsync();
-        var (alice, socket) = await TargetedUser.RegisterAndConnectAsync(gateway, "alice");
-        using var _ = alice;
+        await using var alice = await TargetedUser.RegisterAndConnectAsync(gateway, "alice");
         var answered = Task.Run(async () =>
         {
-            var (status, _) = await socket.ReceiveCloseAsync();
-            await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+            var (status, _) = await alice.Socket.ReceiveCloseAsync();
+            await alice.Socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
             return status;
         });
 
         await gateway.DisposeAsync();
 
         Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, await answered);
-        socket.Dispose();
+        alice.Socket.Dispose();
     }
 
     [Fact]
@@ -120,7 +111,7 @@ public sealed class TargetedLimitTests
             ["ReverseProxy:Routes:targeted-register:Match:Path"] = "/signal/v1/register",
             ["ReverseProxy:Routes:targeted-connect:Match:Path"] = "/signal/v1/connect",
         });
-        using var alice = new TargetedUser(gateway, "alice");
+        await using var alice = new TargetedUser(gateway, "alice");
         using var registered = await alice.Http.PostAsJsonAsync("/signal/v1/register", new { username = "alice" });
         Assert.Equal(HttpStatusCode.OK, registered.StatusCode);
         using var moved = await alice.Http.PostAsJsonAsync("/v1/register", new { username = "bob" });

@@ -6,9 +6,14 @@ using Relay.Tests.Infrastructure;
 
 namespace Relay.Tests.Targeted;
 
-/// <summary>A client of targeted signaling as a browser is: one cookie jar for its HTTP requests and its WebSocket.</summary>
-internal sealed class TargetedUser : IDisposable
+/// <summary>
+/// A client of targeted signaling as a browser is: one cookie jar for its HTTP requests and its WebSockets.
+/// Disposing it closes every socket it opened.
+/// </summary>
+internal sealed class TargetedUser : IAsyncDisposable
 {
+    private readonly List<ClientWebSocket> _sockets = [];
+
     private readonly TestGateway _gateway;
 
     public TargetedUser(TestGateway gateway, string username)
@@ -24,6 +29,9 @@ internal sealed class TargetedUser : IDisposable
 
     public HttpClient Http { get; }
 
+    /// <summary>The socket <see cref="ConnectAsync"/> opened last.</summary>
+    public ClientWebSocket Socket => _sockets[^1];
+
     /// <summary>Registers a new user and asserts it succeeded.</summary>
     public static async Task<TargetedUser> RegisterAsync(TestGateway gateway, string username)
     {
@@ -35,17 +43,32 @@ internal sealed class TargetedUser : IDisposable
     }
 
     /// <summary>Opens <c>/v1/connect</c> with this user's cookies.</summary>
-    public Task<ClientWebSocket> ConnectAsync() => _gateway.ConnectAsync("/v1/connect", options => options.Cookies = Cookies);
+    public async Task<ClientWebSocket> ConnectAsync()
+    {
+        var socket = await _gateway.ConnectAsync("/v1/connect", options => options.Cookies = Cookies);
+        _sockets.Add(socket);
+        return socket;
+    }
 
-    /// <summary>Registers and connects.</summary>
-    public static async Task<(TargetedUser User, ClientWebSocket Socket)> RegisterAndConnectAsync(TestGateway gateway, string username)
+    /// <summary>Registers and connects (<see cref="Socket"/>).</summary>
+    public static async Task<TargetedUser> RegisterAndConnectAsync(TestGateway gateway, string username)
     {
         var user = await RegisterAsync(gateway, username);
-        return (user, await user.ConnectAsync());
+        await user.ConnectAsync();
+        return user;
     }
 
     public static Task SendAsync(WebSocket socket, string target, string type, string payloadJson) =>
         socket.SendTextAsync($$"""{"target":{{JsonSerializer.Serialize(target)}},"type":{{JsonSerializer.Serialize(type)}},"payload":{{payloadJson}}}""");
 
-    public void Dispose() => Http.Dispose();
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var socket in _sockets)
+        {
+            await socket.CloseQuietlyAsync();
+            socket.Dispose();
+        }
+
+        Http.Dispose();
+    }
 }

@@ -228,12 +228,12 @@ public sealed partial class PrometheusDashboardTests
 
             await Assert.ThrowsAsync<WebSocketException>(() => gateway.ConnectAsync($"/introduction/{new string('x', 300)}"));
 
-            var (ann, annSocket) = await TargetedUser.RegisterAndConnectAsync(gateway, "ann");
-            var (ben, benSocket) = await TargetedUser.RegisterAndConnectAsync(gateway, "ben");
+            var ann = await TargetedUser.RegisterAndConnectAsync(gateway, "ann");
+            var ben = await TargetedUser.RegisterAndConnectAsync(gateway, "ben");
             load._users.AddRange([ann, ben]);
-            load._open.AddRange([annSocket, benSocket]);
-            await TargetedUser.SendAsync(annSocket, "nobody", "offer", "{}");
-            await annSocket.ReceiveMessageAsync();
+            load._open.AddRange([ann.Socket, ben.Socket]);
+            await TargetedUser.SendAsync(ann.Socket, "nobody", "offer", "{}");
+            await ann.Socket.ReceiveMessageAsync();
             using (var refused = await gateway.ConnectAsync("/v1/connect"))
             {
                 await refused.ReceiveCloseAsync();
@@ -250,7 +250,7 @@ public sealed partial class PrometheusDashboardTests
             load._open.Add(right);
             await left.SendTextAsync("paired?");
             Assert.Equal("paired?", (await right.ReceiveMessageAsync()).Text);
-            load._chatter = load.ChatterAsync(left, right, annSocket, benSocket);
+            load._chatter = load.ChatterAsync(left, right, ann.Socket, ben.Socket);
             return load;
         }
 
@@ -266,7 +266,7 @@ public sealed partial class PrometheusDashboardTests
 
             foreach (var user in _users)
             {
-                user.Dispose();
+                await user.DisposeAsync();
             }
 
             _stop.Dispose();
