@@ -35,8 +35,9 @@ internal sealed class RelayDispatcher(IntroductionHandler introduction, Connecti
                 values[RelayRoutes.LocalPeerId] as string,
                 values[RelayRoutes.RemotePeerId] as string,
                 values[RelayRoutes.DocumentId] as string),
-            RelayRole.None => throw new ArgumentOutOfRangeException(nameof(role)),
-            _ => targeted.HandleAsync(context, role),
+            RelayRole.TargetedRegister or RelayRole.TargetedUser or RelayRole.TargetedConnect or RelayRole.TargetedKick or RelayRole.TargetedHealth =>
+                targeted.HandleAsync(context, role),
+            _ => throw new ArgumentOutOfRangeException(nameof(role)),
         };
     }
 }

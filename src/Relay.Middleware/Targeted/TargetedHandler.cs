@@ -334,11 +334,9 @@ internal sealed partial class TargetedHandler(
                 Log.Connected(logger, username);
                 break;
             case ConnectResult.Unauthenticated:
-                Log.SocketRefused(logger, Unauthenticated);
                 session.CloseByRelay(RelayCloseCodes.TargetedSignaling, TargetedCloseReason.Unauthenticated, RejectionReason.Unauthenticated, Unauthenticated);
                 break;
             case ConnectResult.AlreadyExists:
-                Log.SocketRefused(logger, AlreadyExists);
                 session.CloseByRelay(RelayCloseCodes.TargetedSignaling, TargetedCloseReason.AlreadyExists, RejectionReason.AlreadyExists, AlreadyExists);
                 break;
         }
@@ -485,9 +483,6 @@ internal sealed partial class TargetedHandler(
 
         [LoggerMessage(RelayEventIds.TargetedDisconnected, LogLevel.Debug, "Targeted-signaling user {Username} disconnected (close status {CloseStatus}).")]
         public static partial void Disconnected(ILogger logger, string username, WebSocketCloseStatus? closeStatus);
-
-        [LoggerMessage(RelayEventIds.TargetedSocketRefused, LogLevel.Debug, "Closing a targeted-signaling socket with 4000 {Reason}.")]
-        public static partial void SocketRefused(ILogger logger, string reason);
 
         [LoggerMessage(RelayEventIds.TargetedMalformedMessage, LogLevel.Debug, "Ignored a malformed {Length}-byte targeted-signaling message from {Username}.")]
         public static partial void MalformedMessage(ILogger logger, string username, int length);

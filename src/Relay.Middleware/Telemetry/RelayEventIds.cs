@@ -36,12 +36,11 @@ internal static class RelayEventIds
     public const int TargetedRegisterRefused = 701;
     public const int TargetedConnected = 702;
     public const int TargetedDisconnected = 703;
-    public const int TargetedSocketRefused = 704;
-    public const int TargetedClosedByRelay = 705;
-    public const int TargetedMalformedMessage = 706;
-    public const int TargetedKicked = 707;
-    public const int TargetedAdminRefused = 708;
-    public const int TargetedSocketFailed = 709;
-    public const int TargetedSendFailed = 710;
-    public const int TargetedUserUnknown = 711;
+    public const int TargetedClosedByRelay = 704;
+    public const int TargetedMalformedMessage = 705;
+    public const int TargetedKicked = 706;
+    public const int TargetedAdminRefused = 707;
+    public const int TargetedSocketFailed = 708;
+    public const int TargetedSendFailed = 709;
+    public const int TargetedUserUnknown = 710;
 }
