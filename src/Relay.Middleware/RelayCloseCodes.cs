@@ -12,6 +12,13 @@ public static class RelayCloseCodes
     /// <summary>1001: the gateway is shutting down, or the partner went away without a close frame.</summary>
     public const int GoingAway = 1001;
 
+    /// <summary>
+    /// 4000: targeted signaling's own close, as the Go signal server sends it; the reason says why:
+    /// <c>UNAUTHENTICATED</c> (no valid session cookie), <c>ALREADY_EXISTS</c> (the user already has a connected
+    /// session), <c>KICKED</c> (an admin kicked the active users).
+    /// </summary>
+    public const int TargetedSignaling = 4000;
+
     /// <summary>4400: bad request, such as an invalid peer or document id.</summary>
     public const int BadRequest = 4400;
 
@@ -24,9 +31,9 @@ public static class RelayCloseCodes
     /// <summary>4409: replaced by a newer session with the same peer id, or a newer request for the same pairing.</summary>
     public const int Replaced = 4409;
 
-    /// <summary>4413: a message, a Join, or the frames held for an absent partner exceeded the configured size.</summary>
+    /// <summary>4413: a message (introduction, piped or targeted), a Join, or the frames held for an absent partner exceeded the configured size.</summary>
     public const int MessageTooBig = 4413;
 
-    /// <summary>4429: over a limit: documents per peer, peers per document, queued introductions, or bytes per pairing.</summary>
+    /// <summary>4429: over a limit: documents per peer, peers per document, queued introductions or targeted messages, or bytes per pairing.</summary>
     public const int OverLimit = 4429;
 }

@@ -3,6 +3,7 @@ using Relay.Configuration;
 using Relay.Connection;
 using Relay.Introduction;
 using Relay.Rooms;
+using Relay.Targeted;
 
 namespace Relay;
 
@@ -22,7 +23,7 @@ internal sealed class RelayMiddleware(RequestDelegate next, RelayDispatcher disp
 }
 
 /// <summary>Hands a relay request to the handler of its role, with its route values.</summary>
-internal sealed class RelayDispatcher(IntroductionHandler introduction, ConnectionHandler connection, RoomsHandler rooms)
+internal sealed class RelayDispatcher(IntroductionHandler introduction, ConnectionHandler connection, RoomsHandler rooms, TargetedHandler targeted)
 {
     public Task DispatchAsync(HttpContext context, RelayRole role)
     {
@@ -36,6 +37,8 @@ internal sealed class RelayDispatcher(IntroductionHandler introduction, Connecti
                 values[RelayRoutes.RemotePeerId] as string,
                 values[RelayRoutes.DocumentId] as string),
             RelayRole.Rooms => rooms.HandleAsync(context, values[RelayRoutes.RoomsPath] as string),
+            RelayRole.TargetedRegister or RelayRole.TargetedUser or RelayRole.TargetedConnect or RelayRole.TargetedKick or RelayRole.TargetedHealth =>
+                targeted.HandleAsync(context, role),
             _ => throw new ArgumentOutOfRangeException(nameof(role)),
         };
     }

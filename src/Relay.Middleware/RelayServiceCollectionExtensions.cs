@@ -12,6 +12,7 @@ using Relay.Identity;
 using Relay.Introduction;
 using Relay.Lifetime;
 using Relay.Rooms;
+using Relay.Targeted;
 using Relay.Telemetry;
 using Yarp.ReverseProxy.Configuration.RouteValidators;
 
@@ -55,6 +56,10 @@ public static class RelayServiceCollectionExtensions
         services.TryAddSingleton<ConnectionHandler>();
         services.TryAddSingleton<IRoomRegistry, RoomRegistry>();
         services.TryAddSingleton<RoomsHandler>();
+        services.AddDataProtection();
+        services.TryAddSingleton<ITargetedRegistry, TargetedRegistry>();
+        services.TryAddSingleton<TargetedIdentity>();
+        services.TryAddSingleton<TargetedHandler>();
         services.TryAddSingleton<RelayDispatcher>();
         services.TryAddSingleton<IRelayStatus, RelayStatus>();
         services.TryAddSingleton<RelayAdmissionPolicy>();

@@ -40,6 +40,9 @@ public sealed class RelayOptions
     /// <summary>Limits of the connection (pipe) channel.</summary>
     public RelayConnectionOptions Connection { get; set; } = new();
 
+    /// <summary>Limits and the admin key of targeted signaling (the Go signal server's protocol).</summary>
+    public RelayTargetedOptions Targeted { get; set; } = new();
+
     /// <summary>
     /// Caps on relay sockets, enforced by the ASP.NET Core rate limiter policy named
     /// <see cref="RelayAdmissionOptions.PolicyName"/> (put it on relay routes with YARP's
@@ -150,6 +153,31 @@ public sealed class RelayConnectionOptions
     /// the writer is slowed by TCP, never buffered. Default 60 s; zero waits forever.
     /// </summary>
     public TimeSpan StallTimeout { get; set; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>
+/// Targeted signaling (<c>/v1/register</c>, <c>/v1/user</c>, <c>/v1/connect</c>, <c>/v1/kick-active-users</c>,
+/// <c>/healthcheck</c>). Registrations are held in memory for the gateway's lifetime.
+/// </summary>
+public sealed class RelayTargetedOptions
+{
+    /// <summary>Most usernames registered at once; a register beyond it is refused with 503 <c>FULL</c>. Default 100,000.</summary>
+    public int MaxRegistrations { get; set; } = 100_000;
+
+    /// <summary>Largest message a session may send, in bytes; larger closes it with 4413. Default 64 KiB.</summary>
+    public int MaxMessageBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// Bytes of messages that may wait to be sent to one session that does not read (one message is always
+    /// accepted, whatever its size); more closes that session with 4429, and its senders go on. Default 1 MiB.
+    /// </summary>
+    public int MaxQueuedBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// The key <c>GET /v1/kick-active-users</c> requires as <c>Authorization: Bearer &lt;key&gt;</c> (at least 16
+    /// characters). Unset (default): the admin route answers 404.
+    /// </summary>
+    public string? AdminKey { get; set; }
 }
 
 /// <summary>

@@ -54,6 +54,13 @@ internal sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
         Require(connection.MaxPairingDuration >= TimeSpan.Zero, "Relay:Connection:MaxPairingDuration must not be negative (zero means unlimited).");
         Require(connection.StallTimeout >= TimeSpan.Zero, "Relay:Connection:StallTimeout must not be negative (zero waits forever).");
 
+        var targeted = options.Targeted;
+        Require(targeted.MaxRegistrations >= 1, $"Relay:Targeted:MaxRegistrations must be at least 1 (was {targeted.MaxRegistrations}).");
+        Require(targeted.MaxMessageBytes is >= 64 and <= 16 * 1024 * 1024, $"Relay:Targeted:MaxMessageBytes must be between 64 and 16777216 (was {targeted.MaxMessageBytes}).");
+        Require(targeted.MaxQueuedBytes >= 1024, $"Relay:Targeted:MaxQueuedBytes must be at least 1024 (was {targeted.MaxQueuedBytes}).");
+        Require(targeted.AdminKey is null || targeted.AdminKey.Length == 0 || targeted.AdminKey.Length >= 16,
+            "Relay:Targeted:AdminKey must be at least 16 characters (or unset, which disables the admin route).");
+
         var admission = options.Admission;
         Require(admission.MaxConcurrentSockets >= 0, $"Relay:Admission:MaxConcurrentSockets must not be negative (0 means unlimited; was {admission.MaxConcurrentSockets}).");
         Require(admission.MaxConcurrentSocketsPerClient >= 0, $"Relay:Admission:MaxConcurrentSocketsPerClient must not be negative (0 means unlimited; was {admission.MaxConcurrentSocketsPerClient}).");

@@ -29,7 +29,7 @@ internal sealed class RelayRouteValidator : IRouteValidator
         var errors = new List<string>();
         if (!RelayRoutes.TryParseRole(roleName, out var role))
         {
-            errors.Add($"Metadata '{RelayRoutes.MetadataKey}' is '{roleName}'; expected 'Introduction', 'Connection' or 'Rooms'.");
+            errors.Add($"Metadata '{RelayRoutes.MetadataKey}' is '{roleName}'; expected one of {string.Join(", ", RelayRoutes.RoleNames.Select(name => $"'{name}'"))}.");
         }
 
         if (!string.IsNullOrEmpty(route.ClusterId))

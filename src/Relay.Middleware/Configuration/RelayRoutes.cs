@@ -3,7 +3,7 @@ using Yarp.ReverseProxy.Model;
 
 namespace Relay.Configuration;
 
-/// <summary>The relay's route roles.</summary>
+/// <summary>The relay endpoints, each a route role.</summary>
 internal enum RelayRole
 {
     None,
@@ -12,6 +12,21 @@ internal enum RelayRole
 
     /// <summary>The videre-server rooms protocol: raw WebSocket and SockJS under one catch-all route.</summary>
     Rooms,
+
+    /// <summary>Targeted signaling: <c>POST /v1/register</c>.</summary>
+    TargetedRegister,
+
+    /// <summary>Targeted signaling: <c>GET /v1/user</c>.</summary>
+    TargetedUser,
+
+    /// <summary>Targeted signaling: <c>GET /v1/connect</c> (WebSocket).</summary>
+    TargetedConnect,
+
+    /// <summary>Targeted signaling: <c>GET /v1/kick-active-users</c> (admin).</summary>
+    TargetedKick,
+
+    /// <summary>Targeted signaling: <c>GET /healthcheck</c>.</summary>
+    TargetedHealth,
 }
 
 /// <summary>Marks an endpoint mapped by <c>MapRelay</c>.</summary>
@@ -19,7 +34,7 @@ internal sealed record RelayEndpointMetadata(RelayRole Role);
 
 /// <summary>
 /// How relay routes are recognised and which route values they read. A YARP route is a relay route when
-/// its <c>Metadata</c> has <see cref="MetadataKey"/> = <c>Introduction</c>, <c>Connection</c> or <c>Rooms</c>.
+/// its <c>Metadata</c> has <see cref="MetadataKey"/> = one of the <see cref="RelayRole"/> names.
 /// </summary>
 internal static class RelayRoutes
 {
@@ -72,24 +87,20 @@ internal static class RelayRoutes
                 : RelayRole.None;
     }
 
+    private static readonly RelayRole[] Roles = Enum.GetValues<RelayRole>().Where(role => role != RelayRole.None).ToArray();
+
+    /// <summary>Every role name a route may give, in declaration order.</summary>
+    public static IReadOnlyList<string> RoleNames { get; } = Roles.Select(role => role.ToString()).ToArray();
+
     public static bool TryParseRole(string? value, out RelayRole role)
     {
-        if (string.Equals(value, nameof(RelayRole.Introduction), StringComparison.OrdinalIgnoreCase))
+        for (var i = 0; i < Roles.Length; i++)
         {
-            role = RelayRole.Introduction;
-            return true;
-        }
-
-        if (string.Equals(value, nameof(RelayRole.Connection), StringComparison.OrdinalIgnoreCase))
-        {
-            role = RelayRole.Connection;
-            return true;
-        }
-
-        if (string.Equals(value, nameof(RelayRole.Rooms), StringComparison.OrdinalIgnoreCase))
-        {
-            role = RelayRole.Rooms;
-            return true;
+            if (string.Equals(value, RoleNames[i], StringComparison.OrdinalIgnoreCase))
+            {
+                role = Roles[i];
+                return true;
+            }
         }
 
         role = RelayRole.None;

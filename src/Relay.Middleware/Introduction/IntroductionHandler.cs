@@ -161,8 +161,7 @@ internal sealed partial class IntroductionHandler(
             return;
         }
 
-        var speaksJson = type == WebSocketMessageType.Text;
-        var frame = speaksJson
+        var frame = type == WebSocketMessageType.Text
             ? JsonIntroductionCodec.Parse(message.Span, _maxDocumentsPerMessage, request)
             : MessagePackIntroductionCodec.Parse(message, _maxDocumentsPerMessage, request);
 
@@ -177,7 +176,7 @@ internal sealed partial class IntroductionHandler(
                 Log.IgnoredMessage(logger, session.PeerId);
                 return;
             case IntroductionFrame.Heartbeat:
-                session.SpeaksJson = speaksJson;
+                session.Dialect = DialectOf(session, type, request);
                 return;
             case IntroductionFrame.TooManyDocuments:
                 session.CloseByRelay(RelayCloseCodes.MessageTooBig, RejectionReason.TooManyDocuments,
@@ -185,7 +184,7 @@ internal sealed partial class IntroductionHandler(
                 return;
         }
 
-        session.SpeaksJson = speaksJson;
+        session.Dialect = DialectOf(session, type, request);
         if (!AllValid(request.Join) || !AllValid(request.Leave))
         {
             session.CloseByRelay(RelayCloseCodes.BadRequest, RejectionReason.InvalidId, "Invalid document id");
@@ -236,6 +235,15 @@ internal sealed partial class IntroductionHandler(
 
         introductions.Clear();
     }
+
+    /// <summary>
+    /// The dialect a well-formed message shows: binary is MessagePack; JSON arrays tell cevitxe (<c>join</c>,
+    /// <c>leave</c>) from 3.x (<c>documentIds</c>); a JSON heartbeat keeps the peer's JSON dialect, and from a
+    /// peer that has shown none it is 3.x's, the one JSON client that sends heartbeats.
+    /// </summary>
+    private static IntroductionDialect DialectOf(PeerSession session, WebSocketMessageType type, IntroductionRequest request) =>
+        type != WebSocketMessageType.Text ? IntroductionDialect.MessagePack
+        : request.JsonDialect ?? (session.Dialect == IntroductionDialect.MessagePack ? IntroductionDialect.RelayV3Json : session.Dialect);
 
     private bool AllValid(List<string> documentIds)
     {

@@ -33,15 +33,16 @@ internal sealed partial class PeerSession : QueuedSocket<OutboundMessage>, IRela
     /// <summary>Documents this peer has joined. Guarded by the <see cref="PeerRegistry"/> lock.</summary>
     public HashSet<string>? Documents { get; set; }
 
-    /// <summary>True when the peer's last well-formed message was a JSON text frame (the cevitxe dialect).</summary>
-    public bool SpeaksJson { get; set; }
+    /// <summary>The dialect of the peer's last well-formed message; its introductions are sent in it.</summary>
+    public IntroductionDialect Dialect { get; set; }
 
     /// <summary>Encodes an introduction in this peer's dialect and queues it; false if the peer is closing or over its backlog.</summary>
     public bool TryIntroduce(string otherPeerId, List<string> documentIds)
     {
-        var message = SpeaksJson
-            ? JsonIntroductionCodec.WriteIntroduction(otherPeerId, documentIds)
-            : MessagePackIntroductionCodec.WriteIntroduction(otherPeerId, documentIds);
+        var dialect = Dialect;
+        var message = dialect == IntroductionDialect.MessagePack
+            ? MessagePackIntroductionCodec.WriteIntroduction(otherPeerId, documentIds)
+            : JsonIntroductionCodec.WriteIntroduction(otherPeerId, documentIds, dialect);
 
         var result = TryEnqueue(message);
         if (result == EnqueueResult.Queued)

@@ -5,10 +5,12 @@ using System.Text.Json;
 namespace Relay.Protocol;
 
 /// <summary>
-/// The cevitxe-signal-server introduction dialect, in text frames: JSON objects whose <c>join</c> and
-/// <c>leave</c> arrays are acted on whatever their <c>type</c>; the server answers
-/// <c>{"type":"Introduction","id":...,"keys":[...]}</c>. A 4.x-shaped object
-/// (<c>{"type":"Join"|"Leave","documentIds":[...]}</c>) sent as text is accepted too.
+/// The two JSON introduction dialects, in text frames. cevitxe-signal-server: objects whose <c>join</c> and
+/// <c>leave</c> arrays are acted on whatever their <c>type</c>, answered
+/// <c>{"type":"Introduction","id":...,"keys":[...]}</c>. @localfirst/relay 3.x:
+/// <c>{"type":"Join"|"Leave","documentIds":[...]}</c>, answered
+/// <c>{"type":"Introduction","userName":...,"documentIds":[...]}</c>. A message's arrays tell which
+/// (<see cref="IntroductionRequest.JsonDialect"/>); one naming both is acted on whole and is cevitxe's.
 /// </summary>
 internal static class JsonIntroductionCodec
 {
@@ -52,6 +54,7 @@ internal static class JsonIntroductionCodec
         string? type = null;
         List<string>? documentIds = null;
         var sawArrays = false;
+        var sawCevitxeArray = false;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("join"u8) || reader.ValueTextEquals("leave"u8) || reader.ValueTextEquals("documentIds"u8))
@@ -59,6 +62,7 @@ internal static class JsonIntroductionCodec
                 var target = reader.ValueTextEquals("join"u8) ? request.Join
                     : reader.ValueTextEquals("leave"u8) ? request.Leave
                     : documentIds ??= [];
+                sawCevitxeArray |= !ReferenceEquals(target, documentIds);
                 if (!reader.Read())
                 {
                     return IntroductionFrame.Malformed;
@@ -131,22 +135,28 @@ internal static class JsonIntroductionCodec
 
         if (request.Join.Count > 0 || request.Leave.Count > 0 || (sawArrays && type is "Join" or "Leave"))
         {
+            request.JsonDialect = sawCevitxeArray ? IntroductionDialect.CevitxeJson : IntroductionDialect.RelayV3Json;
             return IntroductionFrame.Membership;
         }
 
         return type is "Heartbeat" or "❤️" ? IntroductionFrame.Heartbeat : IntroductionFrame.UnknownType;
     }
 
-    /// <summary>Encodes <c>{"type":"Introduction","id":...,"keys":[...]}</c> into a pooled buffer.</summary>
-    public static OutboundMessage WriteIntroduction(string peerId, IReadOnlyList<string> documentIds)
+    /// <summary>
+    /// Encodes an introduction into a pooled buffer, in the shape of <paramref name="dialect"/>:
+    /// <c>{"type":"Introduction","id":...,"keys":[...]}</c> for cevitxe,
+    /// <c>{"type":"Introduction","userName":...,"documentIds":[...]}</c> for 3.x.
+    /// </summary>
+    public static OutboundMessage WriteIntroduction(string peerId, IReadOnlyList<string> documentIds, IntroductionDialect dialect)
     {
+        var v3 = dialect == IntroductionDialect.RelayV3Json;
         var output = new ArrayBufferWriter<byte>(64);
         using (var writer = new Utf8JsonWriter(output))
         {
             writer.WriteStartObject();
             writer.WriteString("type"u8, "Introduction"u8);
-            writer.WriteString("id"u8, peerId);
-            writer.WriteStartArray("keys"u8);
+            writer.WriteString(v3 ? "userName"u8 : "id"u8, peerId);
+            writer.WriteStartArray(v3 ? "documentIds"u8 : "keys"u8);
             for (var i = 0; i < documentIds.Count; i++)
             {
                 writer.WriteStringValue(documentIds[i]);

@@ -23,6 +23,7 @@ internal enum RejectionReason
     RoomFull,
     TooManyRooms,
     NotFound,
+    AlreadyExists,
 }
 
 /// <summary>Why an introduction message was ignored: the <c>error.type</c> tag of <c>relay.protocol_errors</c>.</summary>
@@ -69,6 +70,36 @@ internal enum PairingResult
     Abandoned,
 }
 
+/// <summary>How a targeted-signaling registration ended: the <c>relay.targeted.result</c> tag of <c>relay.targeted.registrations</c>.</summary>
+internal enum TargetedRegistrationResult
+{
+    Registered,
+    Taken,
+    Invalid,
+    Full,
+}
+
+/// <summary>What became of a targeted-signaling message: the <c>relay.targeted.result</c> tag of <c>relay.targeted.messages</c>.</summary>
+internal enum TargetedMessageResult
+{
+    Delivered,
+    TargetNotFound,
+    Malformed,
+}
+
+/// <summary>Why a targeted-signaling socket ended: the <c>relay.targeted.close_reason</c> tag of <c>relay.targeted.closes</c>.</summary>
+internal enum TargetedCloseReason
+{
+    ClientClosed,
+    Dropped,
+    Unauthenticated,
+    AlreadyExists,
+    Kicked,
+    QueueFull,
+    MessageTooBig,
+    ShuttingDown,
+}
+
 /// <summary>The tag value each reason is exported as (snake_case, stable: dashboards and alerts name them).</summary>
 internal static class MetricTags
 {
@@ -94,6 +125,7 @@ internal static class MetricTags
         RejectionReason.RoomFull => "room_full",
         RejectionReason.TooManyRooms => "too_many_rooms",
         RejectionReason.NotFound => "not_found",
+        RejectionReason.AlreadyExists => "already_exists",
         _ => throw new ArgumentOutOfRangeException(nameof(reason)),
     };
 
@@ -130,5 +162,35 @@ internal static class MetricTags
         PairingResult.Expired => "expired",
         PairingResult.Abandoned => "abandoned",
         _ => throw new ArgumentOutOfRangeException(nameof(result)),
+    };
+
+    public static string ToTag(this TargetedRegistrationResult result) => result switch
+    {
+        TargetedRegistrationResult.Registered => "registered",
+        TargetedRegistrationResult.Taken => "taken",
+        TargetedRegistrationResult.Invalid => "invalid",
+        TargetedRegistrationResult.Full => "full",
+        _ => throw new ArgumentOutOfRangeException(nameof(result)),
+    };
+
+    public static string ToTag(this TargetedMessageResult result) => result switch
+    {
+        TargetedMessageResult.Delivered => "delivered",
+        TargetedMessageResult.TargetNotFound => "target_not_found",
+        TargetedMessageResult.Malformed => "malformed",
+        _ => throw new ArgumentOutOfRangeException(nameof(result)),
+    };
+
+    public static string ToTag(this TargetedCloseReason reason) => reason switch
+    {
+        TargetedCloseReason.ClientClosed => "client_closed",
+        TargetedCloseReason.Dropped => "dropped",
+        TargetedCloseReason.Unauthenticated => "unauthenticated",
+        TargetedCloseReason.AlreadyExists => "already_exists",
+        TargetedCloseReason.Kicked => "kicked",
+        TargetedCloseReason.QueueFull => "queue_full",
+        TargetedCloseReason.MessageTooBig => "message_too_big",
+        TargetedCloseReason.ShuttingDown => "shutting_down",
+        _ => throw new ArgumentOutOfRangeException(nameof(reason)),
     };
 }

@@ -39,4 +39,16 @@ internal static class RelayEventIds
     public const int RoomSocketClosedByRelay = 604;
     public const int RoomSocketFailed = 605;
     public const int RoomSendFailed = 606;
+    // Targeted signaling (7xx)
+    public const int TargetedRegistered = 700;
+    public const int TargetedRegisterRefused = 701;
+    public const int TargetedConnected = 702;
+    public const int TargetedDisconnected = 703;
+    public const int TargetedClosedByRelay = 704;
+    public const int TargetedMalformedMessage = 705;
+    public const int TargetedKicked = 706;
+    public const int TargetedAdminRefused = 707;
+    public const int TargetedSocketFailed = 708;
+    public const int TargetedSendFailed = 709;
+    public const int TargetedUserUnknown = 710;
 }

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Relay.Connection;
 using Relay.Introduction;
 using Relay.Rooms;
+using Relay.Targeted;
 
 namespace Relay.Telemetry;
 
@@ -22,23 +23,33 @@ internal sealed class RelayMetrics
 
     public const string RoomEventTag = "relay.rooms.event";
 
+    public const string TargetedResultTag = "relay.targeted.result";
+
+    public const string TargetedCloseReasonTag = "relay.targeted.close_reason";
+
     private static readonly RejectionReason[] RejectionReasons = Enum.GetValues<RejectionReason>();
     private static readonly ProtocolErrorReason[] ProtocolErrorReasons = Enum.GetValues<ProtocolErrorReason>();
     private static readonly PairingResult[] PairingResults = Enum.GetValues<PairingResult>();
     private static readonly BadPacketReason[] BadPacketReasons = Enum.GetValues<BadPacketReason>();
     private static readonly RoomEvent[] RoomEvents = Enum.GetValues<RoomEvent>();
+    private static readonly TargetedRegistrationResult[] RegistrationResults = Enum.GetValues<TargetedRegistrationResult>();
+    private static readonly TargetedMessageResult[] MessageResults = Enum.GetValues<TargetedMessageResult>();
+    private static readonly TargetedCloseReason[] CloseReasons = Enum.GetValues<TargetedCloseReason>();
 
     private readonly long[] _rejections = new long[RejectionReasons.Length];
     private readonly long[] _protocolErrors = new long[ProtocolErrorReasons.Length];
     private readonly long[] _pairings = new long[PairingResults.Length];
     private readonly long[] _badRoomPackets = new long[BadPacketReasons.Length];
     private readonly long[] _roomPackets = new long[RoomEvents.Length];
+    private readonly long[] _registrations = new long[RegistrationResults.Length];
+    private readonly long[] _targetedMessages = new long[MessageResults.Length];
+    private readonly long[] _targetedCloses = new long[CloseReasons.Length];
     private readonly Histogram<double> _pairingWait;
     private long _introductions;
     private long _relayedBytes;
     private long _relayedMessages;
 
-    public RelayMetrics(IMeterFactory meterFactory, PeerRegistry peers, PairingBroker broker, IRoomRegistry rooms)
+    public RelayMetrics(IMeterFactory meterFactory, PeerRegistry peers, PairingBroker broker, IRoomRegistry rooms, ITargetedRegistry targeted)
     {
         var meter = meterFactory.Create(RelayMeter.Name);
 
@@ -86,11 +97,32 @@ internal sealed class RelayMetrics
         meter.CreateObservableCounter(
             "relay.rooms.bad_packets", () => Observe(_badRoomPackets, BadPacketReasons, ErrorTypeTag, static reason => reason.ToTag()), "{packet}",
             "Rooms packets ignored, by reason.");
+        meter.CreateObservableUpDownCounter(
+            "relay.targeted.registered_users", () => (long)targeted.RegisteredCount, "{user}",
+            "Usernames registered for targeted signaling (held for the gateway's lifetime).");
+        meter.CreateObservableUpDownCounter(
+            "relay.targeted.active_sessions", () => (long)targeted.ActiveCount, "{session}",
+            "Registered users connected to the targeted-signaling WebSocket.");
+        meter.CreateObservableCounter(
+            "relay.targeted.registrations", () => Observe(_registrations, RegistrationResults, TargetedResultTag, static result => result.ToTag()), "{registration}",
+            "Targeted-signaling registrations, by result.");
+        meter.CreateObservableCounter(
+            "relay.targeted.messages", () => Observe(_targetedMessages, MessageResults, TargetedResultTag, static result => result.ToTag()), "{message}",
+            "Targeted-signaling messages received, by what became of them (delivered: queued for the connected target).");
+        meter.CreateObservableCounter(
+            "relay.targeted.closes", () => Observe(_targetedCloses, CloseReasons, TargetedCloseReasonTag, static reason => reason.ToTag()), "{session}",
+            "Targeted-signaling sockets that ended, by reason.");
     }
 
     public void RoomPacketDelivered(RoomEvent roomEvent) => Interlocked.Increment(ref _roomPackets[(int)roomEvent]);
 
     public void BadRoomPacket(BadPacketReason reason) => Interlocked.Increment(ref _badRoomPackets[(int)reason]);
+
+    public void TargetedRegistration(TargetedRegistrationResult result) => Interlocked.Increment(ref _registrations[(int)result]);
+
+    public void TargetedMessage(TargetedMessageResult result) => Interlocked.Increment(ref _targetedMessages[(int)result]);
+
+    public void TargetedClosed(TargetedCloseReason reason) => Interlocked.Increment(ref _targetedCloses[(int)reason]);
 
     public void IntroductionSent() => Interlocked.Increment(ref _introductions);
 

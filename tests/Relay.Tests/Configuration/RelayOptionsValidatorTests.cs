@@ -36,6 +36,10 @@ public sealed class RelayOptionsValidatorTests
         ("Relay:Rooms:MaxRooms", o => o.Rooms.MaxRooms = 0),
         ("Relay:Rooms:MaxQueuedBytes", o => o.Rooms.MaxQueuedBytes = 1023),
         ("Relay:Rooms:HeartbeatInterval", o => o.Rooms.HeartbeatInterval = TimeSpan.FromSeconds(-1)),
+        ("Relay:Targeted:MaxRegistrations", o => o.Targeted.MaxRegistrations = 0),
+        ("Relay:Targeted:MaxMessageBytes", o => o.Targeted.MaxMessageBytes = 63),
+        ("Relay:Targeted:MaxQueuedBytes", o => o.Targeted.MaxQueuedBytes = 1023),
+        ("Relay:Targeted:AdminKey", o => o.Targeted.AdminKey = "too-short"),
     ];
 
     [Theory]

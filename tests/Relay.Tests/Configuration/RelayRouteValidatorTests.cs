@@ -13,6 +13,11 @@ public sealed class RelayRouteValidatorTests
     [InlineData("Introduction", "/introduction/{**peerId}")]
     [InlineData("Rooms", "/echo/{**rest}")]
     [InlineData("rooms", "/signal/videre/{*rest}")]
+    [InlineData("TargetedRegister", "/v1/register")]
+    [InlineData("targeteduser", "/signal/v1/user")]
+    [InlineData("TargetedConnect", "/v1/connect")]
+    [InlineData("TargetedKick", "/admin/kick")]
+    [InlineData("TargetedHealth", "/healthcheck")]
     public void Validate_WellFormedRelayRoute_HasNoErrors(string role, string path) =>
         Assert.Empty(RelayRouteValidator.Validate(Route(path), role));
 
@@ -21,11 +26,13 @@ public sealed class RelayRouteValidatorTests
     [InlineData("")]
     [InlineData(null)]
     [InlineData("None")]
+    [InlineData("Targeted")]
+    [InlineData("2")]
     public void Validate_UnknownRole_IsReported(string? role)
     {
         var error = Assert.Single(RelayRouteValidator.Validate(Route("/introduction/{peerId}"), role));
 
-        Assert.Contains("expected 'Introduction', 'Connection' or 'Rooms'", error, StringComparison.Ordinal);
+        Assert.Contains("expected one of 'Introduction', 'Connection', 'Rooms', 'TargetedRegister', 'TargetedUser', 'TargetedConnect', 'TargetedKick', 'TargetedHealth'", error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -26,6 +26,10 @@ internal sealed class TestPeer : IAsyncDisposable
     public Task JoinJsonAsync(params string[] documentIds) =>
         Socket.SendTextAsync(JsonSerializer.Serialize(new { type = "Join", join = documentIds }));
 
+    /// <summary>Joins as a @localfirst/relay 3.x client does: <c>{"type":"Join","documentIds":[...]}</c> as text.</summary>
+    public Task JoinV3Async(params string[] documentIds) =>
+        Socket.SendTextAsync(JsonSerializer.Serialize(new { type = "Join", documentIds }));
+
     /// <summary>Receives the next message and decodes it as a MessagePack Introduction.</summary>
     public async Task<(string PeerId, string[] DocumentIds)> ReceiveIntroductionAsync()
     {
@@ -36,15 +40,22 @@ internal sealed class TestPeer : IAsyncDisposable
         return (peerId, documentIds);
     }
 
-    /// <summary>Receives the next message and decodes it as a JSON (cevitxe) Introduction.</summary>
-    public async Task<(string PeerId, string[] DocumentIds)> ReceiveJsonIntroductionAsync()
+    /// <summary>Receives the next message and decodes it as a JSON (cevitxe) Introduction: <c>id</c>, <c>keys</c>.</summary>
+    public Task<(string PeerId, string[] DocumentIds)> ReceiveJsonIntroductionAsync() => ReceiveJsonIntroductionAsync("id", "keys");
+
+    /// <summary>Receives the next message and decodes it as a 3.x JSON Introduction: <c>userName</c>, <c>documentIds</c>.</summary>
+    public Task<(string PeerId, string[] DocumentIds)> ReceiveV3IntroductionAsync() => ReceiveJsonIntroductionAsync("userName", "documentIds");
+
+    /// <summary>A JSON Introduction with exactly the properties <c>type</c>, <paramref name="peerKey"/> and <paramref name="documentsKey"/>.</summary>
+    private async Task<(string PeerId, string[] DocumentIds)> ReceiveJsonIntroductionAsync(string peerKey, string documentsKey)
     {
         var message = await Socket.ReceiveMessageAsync();
         Assert.Equal(WebSocketMessageType.Text, message.Type);
         using var json = JsonDocument.Parse(message.Payload);
+        Assert.Equal(["type", peerKey, documentsKey], json.RootElement.EnumerateObject().Select(p => p.Name));
         Assert.Equal("Introduction", json.RootElement.GetProperty("type").GetString());
-        return (json.RootElement.GetProperty("id").GetString()!,
-            json.RootElement.GetProperty("keys").EnumerateArray().Select(e => e.GetString()!).ToArray());
+        return (json.RootElement.GetProperty(peerKey).GetString()!,
+            json.RootElement.GetProperty(documentsKey).EnumerateArray().Select(e => e.GetString()!).ToArray());
     }
 
     /// <summary>Asserts that the next message introduces <paramref name="peerId"/> with exactly these documents, in order.</summary>
@@ -59,6 +70,14 @@ internal sealed class TestPeer : IAsyncDisposable
     public async Task ExpectJsonIntroductionAsync(string peerId, params string[] documentIds)
     {
         var introduction = await ReceiveJsonIntroductionAsync();
+        Assert.Equal(peerId, introduction.PeerId);
+        Assert.Equal(documentIds, introduction.DocumentIds);
+    }
+
+    /// <summary>As <see cref="ExpectIntroductionAsync"/>, for the 3.x JSON dialect.</summary>
+    public async Task ExpectV3IntroductionAsync(string peerId, params string[] documentIds)
+    {
+        var introduction = await ReceiveV3IntroductionAsync();
         Assert.Equal(peerId, introduction.PeerId);
         Assert.Equal(documentIds, introduction.DocumentIds);
     }

@@ -217,6 +217,63 @@ public sealed class IntroductionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EachPeer_IsAnsweredInTheShapeItsMessagesShow_V3CevitxeAndMessagePackOnOneDocument()
+    {
+        await using var v3 = await TestPeer.ConnectAsync(_gateway, "relay3");
+        await using var cevitxe = await TestPeer.ConnectAsync(_gateway, "cevitxe");
+        await using var binary = await TestPeer.ConnectAsync(_gateway, "localfirst");
+
+        await v3.JoinV3Async("doc");
+        await cevitxe.JoinJsonAsync("doc");
+        await v3.ExpectV3IntroductionAsync("cevitxe", "doc");
+        await cevitxe.ExpectJsonIntroductionAsync("relay3", "doc");
+
+        await binary.JoinAsync("doc");
+        await v3.ExpectV3IntroductionAsync("localfirst", "doc");
+        await cevitxe.ExpectJsonIntroductionAsync("localfirst", "doc");
+        var introducedToBinary = new[] { await binary.ReceiveIntroductionAsync(), await binary.ReceiveIntroductionAsync() };
+        Assert.Equal(["cevitxe", "relay3"], introducedToBinary.Select(i => i.PeerId).Order());
+    }
+
+    [Fact]
+    public async Task V3Peer_LeaveWithDocumentIds_RemovesDocuments()
+    {
+        await using var v3 = await TestPeer.ConnectAsync(_gateway, "relay3");
+        await using var other = await TestPeer.ConnectAsync(_gateway, "other");
+        await v3.JoinV3Async("gone", "kept");
+        await v3.Socket.SendTextAsync("""{"type":"Leave","documentIds":["gone"]}""");
+        await v3.JoinV3Async("probe");
+        await other.JoinAsync("probe");
+        await v3.ExpectV3IntroductionAsync("other", "probe");
+        await other.ExpectIntroductionAsync("relay3", "probe");
+
+        await other.JoinAsync("gone", "kept");
+
+        await v3.ExpectV3IntroductionAsync("other", "kept");
+        await other.ExpectIntroductionAsync("relay3", "kept");
+    }
+
+    [Fact]
+    public async Task JsonHeartbeat_KeepsAJsonPeersShape_AndMovesABinaryPeerToThe3xShape()
+    {
+        await using var cevitxe = await TestPeer.ConnectAsync(_gateway, "cevitxe");
+        await using var switcher = await TestPeer.ConnectAsync(_gateway, "switcher");
+        await using var other = await TestPeer.ConnectAsync(_gateway, "other");
+        await cevitxe.JoinJsonAsync("doc");
+        await switcher.JoinAsync("doc");
+        await cevitxe.ExpectJsonIntroductionAsync("switcher", "doc");
+        await switcher.ExpectIntroductionAsync("cevitxe", "doc");
+
+        // Only 3.x clients send JSON heartbeats: one from a peer of no JSON shape yet means 3.x.
+        await cevitxe.Socket.SendTextAsync("""{"type":"Heartbeat"}""");
+        await switcher.Socket.SendTextAsync("""{"type":"Heartbeat"}""");
+        await other.JoinAsync("doc");
+
+        await cevitxe.ExpectJsonIntroductionAsync("other", "doc");
+        await switcher.ExpectV3IntroductionAsync("other", "doc");
+    }
+
+    [Fact]
     public async Task SecondSessionForSamePeerId_ReplacesFirstWith4409_AndFirstCloseLeavesSecondRegistered()
     {
         var first = await TestPeer.ConnectAsync(_gateway, "alice");

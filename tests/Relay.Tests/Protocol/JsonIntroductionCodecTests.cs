@@ -215,10 +215,54 @@ public sealed class JsonIntroductionCodecTests
         Assert.Empty(request.Leave);
     }
 
+    [Theory]
+    [InlineData("""{"type":"Join","join":["a"]}""", false)]
+    [InlineData("""{"leave":["a"]}""", false)]
+    [InlineData("""{"type":"Leave","join":[]}""", false)]
+    [InlineData("""{"type":"Join","join":null,"documentIds":["a"]}""", false)]
+    [InlineData("""{"type":"Join","documentIds":["a"],"leave":["b"]}""", false)]
+    [InlineData("""{"type":"Join","documentIds":["a"]}""", true)]
+    [InlineData("""{"type":"Leave","documentIds":["a"]}""", true)]
+    [InlineData("""{"documentIds":[],"type":"Join"}""", true)]
+    public void Parse_Membership_TellsTheDialectByItsArrays(string json, bool relayV3)
+    {
+        var (result, request) = ParseJson(json);
+
+        Assert.Equal(IntroductionFrame.Membership, result);
+        Assert.Equal(relayV3 ? IntroductionDialect.RelayV3Json : IntroductionDialect.CevitxeJson, request.JsonDialect);
+    }
+
+    [Theory]
+    [InlineData("""{"type":"Heartbeat"}""")]
+    [InlineData("""{"type":"Heartbeat","documentIds":["a"]}""")]
+    [InlineData("""{"type":"Hello","documentIds":["a"]}""")]
+    [InlineData("""{"type":"Join","documentIds":[1]}""")]
+    public void Parse_NoMembership_ShowsNoDialect(string json) => Assert.Null(ParseJson(json).Request.JsonDialect);
+
+    [Fact]
+    public void WriteIntroduction_RelayV3_WritesUserNameAndDocumentIds()
+    {
+        var message = JsonIntroductionCodec.WriteIntroduction("peer \"1\"", ["doc-a", "é"], IntroductionDialect.RelayV3Json);
+        try
+        {
+            Assert.Equal(WebSocketMessageType.Text, message.Type);
+            using var document = JsonDocument.Parse(message.Payload);
+            var root = document.RootElement;
+            Assert.Equal(["type", "userName", "documentIds"], root.EnumerateObject().Select(p => p.Name));
+            Assert.Equal("Introduction", root.GetProperty("type").GetString());
+            Assert.Equal("peer \"1\"", root.GetProperty("userName").GetString());
+            Assert.Equal(["doc-a", "é"], root.GetProperty("documentIds").EnumerateArray().Select(k => k.GetString()));
+        }
+        finally
+        {
+            message.Release();
+        }
+    }
+
     [Fact]
     public void WriteIntroduction_WritesTheCevitxeReplyAsText()
     {
-        var message = JsonIntroductionCodec.WriteIntroduction("peer-1", ["doc-a", "doc-b"]);
+        var message = JsonIntroductionCodec.WriteIntroduction("peer-1", ["doc-a", "doc-b"], IntroductionDialect.CevitxeJson);
         try
         {
             Assert.Equal(WebSocketMessageType.Text, message.Type);
@@ -233,7 +277,7 @@ public sealed class JsonIntroductionCodecTests
     [Fact]
     public void WriteIntroduction_NoDocuments_WritesAnEmptyKeysArray()
     {
-        var message = JsonIntroductionCodec.WriteIntroduction("p", []);
+        var message = JsonIntroductionCodec.WriteIntroduction("p", [], IntroductionDialect.CevitxeJson);
         try
         {
             Assert.Equal("""{"type":"Introduction","id":"p","keys":[]}""", Encoding.UTF8.GetString(message.Payload.Span));
@@ -248,7 +292,7 @@ public sealed class JsonIntroductionCodecTests
     public void WriteIntroduction_CharactersNeedingEscapes_RoundTripThroughAJsonParser()
     {
         string[] keys = ["quote\"", "back\\slash", "new\nline", "é", "😀", "<script>", new string('k', 5000)];
-        var message = JsonIntroductionCodec.WriteIntroduction("peer \"1\"", keys);
+        var message = JsonIntroductionCodec.WriteIntroduction("peer \"1\"", keys, IntroductionDialect.CevitxeJson);
         try
         {
             using var document = JsonDocument.Parse(message.Payload);
@@ -268,7 +312,7 @@ public sealed class JsonIntroductionCodecTests
     public void WriteIntroduction_ParsedBackByTheCodec_JoinsNothing()
     {
         // A relay reply echoed back by a confused client is not a Join: its "keys" are not "join".
-        var message = JsonIntroductionCodec.WriteIntroduction("p", ["a"]);
+        var message = JsonIntroductionCodec.WriteIntroduction("p", ["a"], IntroductionDialect.CevitxeJson);
         try
         {
             AssertIgnored(IntroductionFrame.UnknownType, ParseJson(message.Payload.Span));

@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Relay.Tests.Infrastructure;
+using Relay.Tests.Targeted;
 
 namespace Relay.Tests.Telemetry;
 
@@ -173,13 +174,15 @@ public sealed partial class PrometheusDashboardTests
 
     /// <summary>
     /// Traffic of every kind the dashboard shows: introduction peers sharing documents, piped pairs with
-    /// held and live frames, a completed and an expired wait, refusals, malformed messages, and a room
-    /// shared by a raw and a SockJS socket (connect, broadcast, ping, a bad packet). Some peers, the room
-    /// and one pairing stay connected (and keep sending) until disposed, so the gauges are not all zero.
+    /// held and live frames, a completed and an expired wait, refusals, malformed messages, a room shared
+    /// by a raw and a SockJS socket (connect, broadcast, ping, a bad packet), and targeted signaling users
+    /// with delivered, unroutable and refused traffic. Some peers, the room, one pairing and two targeted
+    /// users stay connected (and keep sending) until disposed, so the gauges are not all zero.
     /// </summary>
     private sealed class Load : IAsyncDisposable
     {
         private readonly List<ClientWebSocket> _open = [];
+        private readonly List<TargetedUser> _users = [];
         private readonly CancellationTokenSource _stop = new();
         private Task _chatter = Task.CompletedTask;
 
@@ -242,6 +245,18 @@ public sealed partial class PrometheusDashboardTests
             await raw.SendPacketAsync("ping", "raw", "room");
             await raw.ReceivePacketAsync();
 
+            var ann = await TargetedUser.RegisterAndConnectAsync(gateway, "ann");
+            var ben = await TargetedUser.RegisterAndConnectAsync(gateway, "ben");
+            load._users.AddRange([ann, ben]);
+            load._open.AddRange([ann.Socket, ben.Socket]);
+            await TargetedUser.SendAsync(ann.Socket, "nobody", "offer", "{}");
+            await ann.Socket.ReceiveMessageAsync();
+            using (var refused = await gateway.ConnectAsync("/v1/connect"))
+            {
+                await refused.ReceiveCloseAsync();
+                await refused.CloseQuietlyAsync();
+            }
+
             // Both halves at once and a round trip before the chatter begins: one after the other, a busy
             // machine can let the first wait past the short pending timeout, and the pairing never forms.
             var halves = await Task.WhenAll(
@@ -252,7 +267,7 @@ public sealed partial class PrometheusDashboardTests
             load._open.Add(right);
             await left.SendTextAsync("paired?");
             Assert.Equal("paired?", (await right.ReceiveMessageAsync()).Text);
-            load._chatter = load.ChatterAsync(left, right);
+            load._chatter = load.ChatterAsync(left, right, ann.Socket, ben.Socket);
             return load;
         }
 
@@ -266,11 +281,16 @@ public sealed partial class PrometheusDashboardTests
                 socket.Dispose();
             }
 
+            foreach (var user in _users)
+            {
+                await user.DisposeAsync();
+            }
+
             _stop.Dispose();
         }
 
-        /// <summary>A message each way every 100 ms, so rates over the scrape window are not zero.</summary>
-        private async Task ChatterAsync(WebSocket left, WebSocket right)
+        /// <summary>A message each way every 100 ms, and a targeted one, so rates over the scrape window are not zero.</summary>
+        private async Task ChatterAsync(WebSocket left, WebSocket right, WebSocket signaler, WebSocket signaled)
         {
             using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
             try
@@ -281,6 +301,8 @@ public sealed partial class PrometheusDashboardTests
                     await right.ReceiveMessageAsync(_stop.Token);
                     await right.SendTextAsync("ack");
                     await left.ReceiveMessageAsync(_stop.Token);
+                    await TargetedUser.SendAsync(signaler, "ben", "candidate", "{}");
+                    await signaled.ReceiveMessageAsync(_stop.Token);
                 }
             }
             catch (OperationCanceledException)

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Relay.Connection;
 using Relay.Introduction;
 using Relay.Rooms;
+using Relay.Targeted;
 using Relay.Telemetry;
 using Relay.Tests.Infrastructure;
 
@@ -29,10 +30,16 @@ public sealed class RelayMetricsTests
         { "relay.rooms.users", "ObservableUpDownCounter", "{user}" },
         { "relay.rooms.packets", "ObservableCounter", "{packet}" },
         { "relay.rooms.bad_packets", "ObservableCounter", "{packet}" },
+        { "relay.targeted.registered_users", "ObservableUpDownCounter", "{user}" },
+        { "relay.targeted.active_sessions", "ObservableUpDownCounter", "{session}" },
+        { "relay.targeted.registrations", "ObservableCounter", "{registration}" },
+        { "relay.targeted.messages", "ObservableCounter", "{message}" },
+        { "relay.targeted.closes", "ObservableCounter", "{session}" },
     };
 
     private static ServiceProvider RelayServices() => new ServiceCollection().AddMetrics().AddSingleton(new RelayOptions())
-        .AddSingleton<PeerRegistry>().AddSingleton<PairingBroker>().AddSingleton<IRoomRegistry, RoomRegistry>().AddSingleton<RelayMetrics>().BuildServiceProvider();
+        .AddSingleton<PeerRegistry>().AddSingleton<PairingBroker>().AddSingleton<IRoomRegistry, RoomRegistry>()
+        .AddSingleton<ITargetedRegistry, TargetedRegistry>().AddSingleton<RelayMetrics>().BuildServiceProvider();
 
     [Theory]
     [MemberData(nameof(Instruments))]
