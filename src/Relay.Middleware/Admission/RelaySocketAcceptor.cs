@@ -48,6 +48,12 @@ internal sealed partial class RelaySocketAcceptor(
             return false;
         }
 
+        return await AuthenticateAsync(context).ConfigureAwait(false);
+    }
+
+    /// <summary>Refuses (401, with the scheme's challenge) a request without an authenticated user when identities are bound.</summary>
+    public async ValueTask<bool> AuthenticateAsync(HttpContext context)
+    {
         if (access.RequiresUser && context.User.Identity?.IsAuthenticated != true)
         {
             // The scheme's challenge says why (WWW-Authenticate: Bearer error="invalid_token", ...).
@@ -75,7 +81,7 @@ internal sealed partial class RelaySocketAcceptor(
         if (!access.MayBe(context.User, peerId))
         {
             await RefuseAsync(context, StatusCodes.Status403Forbidden, RejectionReason.Forbidden,
-                "The peer id in the path is not the authenticated user's.").ConfigureAwait(false);
+                "The peer id is not the authenticated user's.").ConfigureAwait(false);
             return false;
         }
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.WebSockets;
+using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
@@ -7,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 using Relay.Admission;
 using Relay.Configuration;
+using Relay.Identity;
 using Relay.Lifetime;
 using Relay.Telemetry;
 
@@ -23,6 +25,7 @@ internal sealed partial class RoomsHandler(
     RelaySessions sessions,
     RelaySocketAcceptor acceptor,
     RelayIdPolicy ids,
+    RelayAccess access,
     RelayOptions options,
     RelayMetrics metrics,
     ILogger<RoomsHandler> logger)
@@ -130,7 +133,7 @@ internal sealed partial class RoomsHandler(
 
         try
         {
-            await ReceiveLoopAsync(session, scratch).ConfigureAwait(false);
+            await ReceiveLoopAsync(session, context.User, scratch).ConfigureAwait(false);
         }
         catch (Exception ex) when (RelaySocket.IsFailure(ex))
         {
@@ -153,7 +156,7 @@ internal sealed partial class RoomsHandler(
         }
     }
 
-    private async Task ReceiveLoopAsync(RoomSession session, PacketScratch scratch)
+    private async Task ReceiveLoopAsync(RoomSession session, ClaimsPrincipal user, PacketScratch scratch)
     {
         while (true)
         {
@@ -168,32 +171,44 @@ internal sealed partial class RoomsHandler(
                     return;
             }
 
-            if (session.SockJs)
+            if (!session.SockJs)
             {
-                HandleSockJsFrame(session, message.Memory, scratch);
+                await HandlePacketAsync(session, user, message.Memory, scratch).ConfigureAwait(false);
             }
-            else
+            else if (SockJsPackets(session, message.Memory, scratch))
             {
-                HandlePacket(session, message.Memory, scratch);
+                try
+                {
+                    foreach (var packet in scratch.SockJsPackets)
+                    {
+                        await HandlePacketAsync(session, user, packet, scratch).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    scratch.ReturnSockJsPackets();
+                }
             }
         }
     }
 
     /// <summary>
     /// A SockJS client frame: a JSON array of strings, each a packet (a bare string is taken as one, as
-    /// sockjs-node does; an empty frame is nothing). Anything else is ignored whole and counted.
+    /// sockjs-node does; an empty frame is nothing), put in <see cref="PacketScratch.SockJsPackets"/>: slices
+    /// of the frame, or pooled copies of strings with escapes. Anything else is ignored whole and counted
+    /// (false).
     /// </summary>
-    private void HandleSockJsFrame(RoomSession session, ReadOnlyMemory<byte> frame, PacketScratch scratch)
+    private bool SockJsPackets(RoomSession session, ReadOnlyMemory<byte> frame, PacketScratch scratch)
     {
         if (frame.IsEmpty)
         {
-            return;
+            return false;
         }
 
         if (!IsSockJsFrame(frame.Span))
         {
             Bad(session, BadPacketReason.BadFraming);
-            return;
+            return false;
         }
 
         var reader = new Utf8JsonReader(frame.Span);
@@ -206,21 +221,15 @@ internal sealed partial class RoomsHandler(
 
             if (!reader.ValueIsEscaped)
             {
-                HandlePacket(session, frame.Slice((int)reader.TokenStartIndex + 1, reader.ValueSpan.Length), scratch);
+                scratch.SockJsPackets.Add(frame.Slice((int)reader.TokenStartIndex + 1, reader.ValueSpan.Length));
                 continue;
             }
 
-            var buffer = ArrayPool<byte>.Shared.Rent(reader.ValueSpan.Length);
-            try
-            {
-                var length = reader.CopyString(buffer);
-                HandlePacket(session, buffer.AsMemory(0, length), scratch);
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
+            var buffer = scratch.Rent(reader.ValueSpan.Length);
+            scratch.SockJsPackets.Add(buffer.AsMemory(0, reader.CopyString(buffer)));
         }
+
+        return true;
     }
 
     private static bool IsSockJsFrame(ReadOnlySpan<byte> frame)
@@ -273,24 +282,28 @@ internal sealed partial class RoomsHandler(
         }
     }
 
-    private void HandlePacket(RoomSession session, ReadOnlyMemory<byte> json, PacketScratch scratch)
+    /// <summary>Handles one packet; completes synchronously (without allocating) unless a connect is authorized.</summary>
+    private async ValueTask HandlePacketAsync(RoomSession session, ClaimsPrincipal user, ReadOnlyMemory<byte> json, PacketScratch scratch)
     {
         if (session.IsClosing)
         {
             return;
         }
 
-        using var packet = RoomPacket.Parse(json, out var reason);
+        using var packet = Parse(session, json);
         if (packet is null)
         {
-            Bad(session, reason);
             return;
         }
 
         switch (packet.Event)
         {
             case RoomEvent.Connect:
-                Connect(session, packet, scratch);
+                if (await MayConnectAsync(session, user, packet).ConfigureAwait(false))
+                {
+                    Connect(session, packet, scratch);
+                }
+
                 break;
             case RoomEvent.Broadcast:
                 Broadcast(session, packet, scratch);
@@ -302,6 +315,38 @@ internal sealed partial class RoomsHandler(
                 Disconnect(session, packet, scratch);
                 break;
         }
+    }
+
+    private RoomPacket? Parse(RoomSession session, ReadOnlyMemory<byte> json)
+    {
+        var packet = RoomPacket.Parse(json, out var reason);
+        if (packet is null)
+        {
+            Bad(session, reason);
+        }
+
+        return packet;
+    }
+
+    /// <summary>
+    /// Whether the user may connect as the packet's UserId (bound to the peer-id claim when identities are
+    /// bound) to its room (a document, for the document policy). A refusal closes with 4403 and changes nothing.
+    /// </summary>
+    private async ValueTask<bool> MayConnectAsync(RoomSession session, ClaimsPrincipal user, RoomPacket packet)
+    {
+        // Invalid ids are refused by Connect (4400), before identity is asked about them.
+        if (!ids.IsValid(packet.UserId) || !ids.IsValid(packet.RoomId))
+        {
+            return true;
+        }
+
+        if (!access.MayBe(user, packet.UserId) || !await access.MayUseAsync(user, packet.RoomId).ConfigureAwait(false))
+        {
+            session.CloseByRelay(RelayCloseCodes.Forbidden, RejectionReason.Forbidden, "Not allowed to connect as this UserId to this room");
+            return false;
+        }
+
+        return !session.IsClosing;
     }
 
     /// <summary>
@@ -465,6 +510,8 @@ internal sealed partial class RoomsHandler(
         private PacketWriter? _writer;
         private List<RoomSession>? _members;
         private List<string>? _userIds;
+        private List<ReadOnlyMemory<byte>>? _sockJsPackets;
+        private List<byte[]>? _rented;
 
         public PacketWriter Writer => _writer ??= new();
 
@@ -472,7 +519,36 @@ internal sealed partial class RoomsHandler(
 
         public List<string> UserIds => _userIds ??= [];
 
-        public void Dispose() => _writer?.Dispose();
+        /// <summary>The packets of the SockJS frame being handled.</summary>
+        public List<ReadOnlyMemory<byte>> SockJsPackets => _sockJsPackets ??= [];
+
+        /// <summary>A pooled buffer for an unescaped packet, returned by <see cref="ReturnSockJsPackets"/>.</summary>
+        public byte[] Rent(int length)
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(length);
+            (_rented ??= []).Add(buffer);
+            return buffer;
+        }
+
+        public void ReturnSockJsPackets()
+        {
+            _sockJsPackets?.Clear();
+            if (_rented is { } rented)
+            {
+                foreach (var buffer in rented)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+
+                rented.Clear();
+            }
+        }
+
+        public void Dispose()
+        {
+            ReturnSockJsPackets();
+            _writer?.Dispose();
+        }
     }
 
     private static partial class Log

@@ -61,10 +61,21 @@ internal sealed partial class TargetedHandler(
             return;
         }
 
+        if (!await acceptor.AuthenticateAsync(context).ConfigureAwait(false))
+        {
+            return;
+        }
+
         var (username, problem, status) = await ReadUsernameAsync(context.Request).ConfigureAwait(false);
         if (problem is not null)
         {
             await RegisterRefusedAsync(context, status, "INVALID", problem, TargetedRegistrationResult.Invalid).ConfigureAwait(false);
+            return;
+        }
+
+        // With identities bound, a user registers only its own name (403 otherwise).
+        if (!await acceptor.AuthorizeAsync(context, username!).ConfigureAwait(false))
+        {
             return;
         }
 
@@ -324,6 +335,12 @@ internal sealed partial class TargetedHandler(
 
         // As the original: the socket is accepted first, then a session without a valid identity is closed with 4000.
         var authenticated = identity.TryRead(context.Request, out var username, out var token);
+
+        // With identities bound, the session's registered name must be the authenticated user's (403 otherwise).
+        if (authenticated && !await acceptor.AuthorizeAsync(context, username).ConfigureAwait(false))
+        {
+            return;
+        }
         var socket = await acceptor.AcceptAsync(context).ConfigureAwait(false);
         var session = new TargetedSession(authenticated ? username : "", socket, sessions, options, metrics, logger);
         sessions.Add(session);

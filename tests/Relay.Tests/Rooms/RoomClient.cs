@@ -30,10 +30,10 @@ internal sealed class RoomClient : IAsyncDisposable
     /// <summary>The SockJS close frame, once received.</summary>
     public (int Code, string Reason)? SockJsClose { get; private set; }
 
-    public static async Task<RoomClient> ConnectAsync(TestGateway gateway, bool sockJs, string mount = "/echo")
+    public static async Task<RoomClient> ConnectAsync(TestGateway gateway, bool sockJs, string mount = "/echo", string query = "")
     {
         var path = sockJs ? $"{mount}/{Random.Shared.Next(1000):D3}/{Guid.NewGuid():N}/websocket" : $"{mount}/websocket";
-        var client = new RoomClient(await gateway.ConnectAsync(path), sockJs);
+        var client = new RoomClient(await gateway.ConnectAsync(path + query), sockJs);
         if (sockJs)
         {
             var open = await client.Socket.ReceiveMessageAsync();

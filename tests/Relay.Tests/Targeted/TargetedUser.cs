@@ -16,12 +16,20 @@ internal sealed class TargetedUser : IAsyncDisposable
 
     private readonly TestGateway _gateway;
 
-    public TargetedUser(TestGateway gateway, string username)
+    public TargetedUser(TestGateway gateway, string username, string? bearerToken = null)
     {
         _gateway = gateway;
         Username = username;
+        BearerToken = bearerToken;
         Http = new HttpClient(new HttpClientHandler { CookieContainer = Cookies }) { BaseAddress = gateway.HttpUri };
+        if (bearerToken is not null)
+        {
+            Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearerToken);
+        }
     }
+
+    /// <summary>A token sent with every request and handshake, when the gateway binds identities.</summary>
+    public string? BearerToken { get; }
 
     public string Username { get; }
 
@@ -45,7 +53,14 @@ internal sealed class TargetedUser : IAsyncDisposable
     /// <summary>Opens <c>/v1/connect</c> with this user's cookies.</summary>
     public async Task<ClientWebSocket> ConnectAsync()
     {
-        var socket = await _gateway.ConnectAsync("/v1/connect", options => options.Cookies = Cookies);
+        var socket = await _gateway.ConnectAsync("/v1/connect", options =>
+        {
+            options.Cookies = Cookies;
+            if (BearerToken is not null)
+            {
+                options.SetRequestHeader("Authorization", "Bearer " + BearerToken);
+            }
+        });
         _sockets.Add(socket);
         return socket;
     }
