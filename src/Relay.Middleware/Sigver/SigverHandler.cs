@@ -1,0 +1,318 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using Google.Protobuf;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+using Relay.Admission;
+using Relay.Configuration;
+using Relay.Lifetime;
+using Relay.Sigver.Protocol;
+using Relay.Telemetry;
+
+namespace Relay.Sigver;
+
+/// <summary>
+/// Serves the sigver 18.0.0 protocol (Netflux signaling) on a route ending in <c>{**key}</c>: the key is the raw
+/// path after the mount; each binary frame is a protobuf <c>Message</c>.
+/// </summary>
+internal sealed partial class SigverHandler(
+    ISigverGroups groups,
+    RelaySessions sessions,
+    RelaySocketAcceptor acceptor,
+    RelayOptions options,
+    RelayMetrics metrics,
+    ILogger<SigverHandler> logger)
+{
+    /// <summary>Longest key, in UTF-16 code units as the original counts (exactly 512 is accepted).</summary>
+    public const int MaxKeyLength = 512;
+
+    private const int InitialMessageBufferSize = 1024;
+
+    private readonly int _maxMessageBytes = options.Sigver.MaxMessageBytes;
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        if (!await acceptor.AdmitAsync(context).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var key = RawKey(context);
+        var socket = await acceptor.AcceptAsync(context).ConfigureAwait(false);
+        var peer = new SigverPeer(key, socket, sessions, options, metrics, logger) { OnClosedByRelay = groups.Leave };
+        sessions.Add(peer);
+        try
+        {
+            if (key.Length is 0 or > MaxKeyLength)
+            {
+                // As the original, after the handshake: Netflux sees a close code, not a failed upgrade.
+                peer.CloseByRelay(RelayCloseCodes.SigverInvalidKey, RejectionReason.InvalidId,
+                    key.Length == 0 ? "The key is empty" : $"The key is longer than {MaxKeyLength} characters");
+            }
+            else
+            {
+                Log.PeerConnected(logger, key);
+                groups.Join(peer);
+            }
+
+            await ReceiveLoopAsync(peer).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (RelaySocket.IsFailure(ex))
+        {
+            Log.SocketFailed(logger, key, ex);
+            RelaySocket.AbortAfterReceiveFailure(socket);
+        }
+        finally
+        {
+            groups.Leave(peer);
+            peer.RequestClose(socket.CloseStatus ?? WebSocketCloseStatus.Empty, socket.CloseStatusDescription);
+            await peer.CloseSent.ConfigureAwait(false);
+            sessions.Remove(peer);
+            Log.PeerDisconnected(logger, key, socket.CloseStatus);
+            socket.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The raw path after the mount, as the original reads it: not percent-decoded, no query string, further
+    /// slashes kept. The mount is the path base and every segment of the route before its <c>{**key}</c>.
+    /// </summary>
+    internal static string RawKey(HttpContext context)
+    {
+        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (string.IsNullOrEmpty(raw) || raw[0] != '/')
+        {
+            // Absolute-form or missing targets: the decoded path is the best there is.
+            raw = context.Request.PathBase.Add(context.Request.Path).Value ?? "/";
+        }
+
+        var query = raw.IndexOfAny(['?', '#']);
+        var path = query < 0 ? raw.AsSpan() : raw.AsSpan(0, query);
+        var skip = CountSegments(context.Request.PathBase.Value) + KeySegmentIndex(context.GetEndpoint());
+        var start = 0;
+        for (var i = 0; i < skip; i++)
+        {
+            var next = path[(start + 1)..].IndexOf('/');
+            if (next < 0)
+            {
+                return string.Empty;
+            }
+
+            start += next + 1;
+        }
+
+        return path[(start + 1)..].ToString();
+    }
+
+    private static int CountSegments(string? pathBase) =>
+        string.IsNullOrEmpty(pathBase) ? 0 : pathBase.AsSpan().Count('/') - (pathBase.EndsWith('/') ? 1 : 0);
+
+    private static int KeySegmentIndex(Endpoint? endpoint)
+    {
+        if (endpoint is RouteEndpoint route)
+        {
+            var segments = route.RoutePattern.PathSegments;
+            for (var i = 0; i < segments.Count; i++)
+            {
+                foreach (var part in segments[i].Parts)
+                {
+                    if (part is Microsoft.AspNetCore.Routing.Patterns.RoutePatternParameterPart { Name: RelayRoutes.Key })
+                    {
+                        return i;
+                    }
+                }
+            }
+        }
+
+        return 0;
+    }
+
+    private async Task ReceiveLoopAsync(SigverPeer peer)
+    {
+        var socket = peer.Socket;
+
+        // Made at the first message, so a peer that only connects costs nothing here.
+        Message? message = null;
+        while (true)
+        {
+            // Wait for the next frame without holding a buffer: an idle peer costs no receive memory.
+            var first = await socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
+            if (first.MessageType == WebSocketMessageType.Close)
+            {
+                return;
+            }
+
+            if (first.EndOfMessage)
+            {
+                // An empty frame (text or binary): the original ignores it; it is no sigver message.
+                if (!HandleMessage(peer, ReadOnlySpan<byte>.Empty, first.MessageType, message ??= new Message()))
+                {
+                    await DiscardUntilCloseAsync(socket).ConfigureAwait(false);
+                    return;
+                }
+
+                continue;
+            }
+
+            var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(InitialMessageBufferSize, _maxMessageBytes));
+            try
+            {
+                var length = 0;
+                while (true)
+                {
+                    // Pooled arrays may be larger than asked for; never read past the message limit.
+                    var limit = Math.Min(buffer.Length, _maxMessageBytes);
+                    if (length == limit)
+                    {
+                        if (length == _maxMessageBytes)
+                        {
+                            peer.CloseByRelay(RelayCloseCodes.MessageTooBig, RejectionReason.MessageTooBig, $"Frame larger than {_maxMessageBytes} bytes");
+                            await DiscardUntilCloseAsync(socket).ConfigureAwait(false);
+                            return;
+                        }
+
+                        var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _maxMessageBytes));
+                        buffer.AsSpan(0, length).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                        limit = Math.Min(buffer.Length, _maxMessageBytes);
+                    }
+
+                    var result = await socket.ReceiveAsync(buffer.AsMemory(length, limit - length), CancellationToken.None).ConfigureAwait(false);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        return;
+                    }
+
+                    length += result.Count;
+                    if (result.EndOfMessage)
+                    {
+                        break;
+                    }
+                }
+
+                if (!HandleMessage(peer, buffer.AsSpan(0, length), first.MessageType, message ??= new Message()))
+                {
+                    await DiscardUntilCloseAsync(socket).ConfigureAwait(false);
+                    return;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    /// <summary>Acts on one frame; false when the frame closed the peer (4003).</summary>
+    private bool HandleMessage(SigverPeer peer, ReadOnlySpan<byte> frame, WebSocketMessageType type, Message message)
+    {
+        if (peer.IsClosing)
+        {
+            // Closing (4001, or a close the relay requested): frames until the peer's close frame are dropped.
+            return true;
+        }
+
+        message.Content = null;
+        message.ClearType();
+        string? error = null;
+        if (type != WebSocketMessageType.Binary)
+        {
+            error = "Text frames are no sigver messages";
+        }
+        else if (frame.IsEmpty)
+        {
+            error = "Empty frame";
+        }
+        else
+        {
+            try
+            {
+                message.MergeFrom(frame);
+            }
+            catch (InvalidProtocolBufferException ex)
+            {
+                error = ex.Message;
+            }
+        }
+
+        if (error is null)
+        {
+            switch (message.TypeCase)
+            {
+                case Message.TypeOneofCase.Content:
+                    error = Relay(peer, message.Content!);
+                    break;
+                case Message.TypeOneofCase.Heartbeat:
+                    peer.HeartbeatReceived();
+                    break;
+                case Message.TypeOneofCase.Stable:
+                    groups.Stable(peer);
+                    break;
+                case Message.TypeOneofCase.TryAnother:
+                    groups.TryAnother(peer);
+                    break;
+                case Message.TypeOneofCase.None:
+                    error = "A message of no known type";
+                    break;
+
+                // isFirst is the server's; from a peer it is ignored, as by the original.
+            }
+        }
+
+        if (error is null)
+        {
+            return true;
+        }
+
+        peer.CloseByRelay(RelayCloseCodes.SigverBadMessage, RejectionReason.Malformed, error);
+        return false;
+    }
+
+    /// <summary>Content, relayed; an error if it has no type (data, isError or isEnd).</summary>
+    private string? Relay(SigverPeer peer, Content content)
+    {
+        if (content.TypeCase == Content.TypeOneofCase.None)
+        {
+            return "Content of no type";
+        }
+
+        var relayed = groups.Content(peer, content);
+        if (relayed > 0)
+        {
+            metrics.SigverRelayed(relayed, content.TypeCase == Content.TypeOneofCase.Data ? content.Data.Length : 0);
+        }
+
+        return null;
+    }
+
+    /// <summary>After closing the peer, reads and drops frames until it answers the close.</summary>
+    private static async Task DiscardUntilCloseAsync(WebSocket socket)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(1024);
+        try
+        {
+            while ((await socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None).ConfigureAwait(false)).MessageType != WebSocketMessageType.Close)
+            {
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(RelayEventIds.SigverPeerConnected, LogLevel.Debug, "Sigver peer connected on key {Key}.")]
+        public static partial void PeerConnected(ILogger logger, string key);
+
+        [LoggerMessage(RelayEventIds.SigverPeerDisconnected, LogLevel.Debug, "Sigver peer on key {Key} disconnected (close status {CloseStatus}).")]
+        public static partial void PeerDisconnected(ILogger logger, string key, WebSocketCloseStatus? closeStatus);
+
+        [LoggerMessage(RelayEventIds.SigverSocketFailed, LogLevel.Debug, "The sigver socket on key {Key} failed.")]
+        public static partial void SocketFailed(ILogger logger, string key, Exception exception);
+    }
+}
