@@ -232,9 +232,10 @@ internal sealed partial class SigverHandler(
             {
                 message.MergeFrom(frame);
             }
-            catch (InvalidProtocolBufferException ex)
+            catch (InvalidProtocolBufferException)
             {
-                error = ex.Message;
+                // Not the parser's message: a close reason must fit in 123 bytes.
+                error = "Not a protobuf sigver message";
             }
         }
 
