@@ -28,6 +28,15 @@ internal sealed class SigverClient : IAsyncDisposable
         return (client, first.IsFirst);
     }
 
+    /// <summary>A member and a joiner bound to it on key "room", with the id the member knows the joiner by (learnt from <paramref name="hello"/>).</summary>
+    public static async Task<(SigverClient Member, SigverClient Joiner, uint Id)> BoundPairAsync(TestGateway gateway, byte[] hello)
+    {
+        var (member, _) = await JoinAsync(gateway, "room");
+        var (joiner, _) = await JoinAsync(gateway, "room");
+        await joiner.SendDataAsync(0, hello);
+        return (member, joiner, await member.ExpectDataAsync(hello));
+    }
+
     public Task SendAsync(Message message) => Socket.SendBinaryAsync(message.ToByteArray());
 
     public Task SendDataAsync(uint id, byte[] data) => SendAsync(Data(id, data));

@@ -28,7 +28,7 @@ public sealed class SigverHardeningTests
     public async Task MalformedFrame_ClosesWith4003_AndTheGroupGoesOn(string what, byte[] frame)
     {
         await using var gateway = await TestGateway.StartAsync();
-        var (pair, joiner, id) = await BoundPairAsync(gateway);
+        var (pair, joiner, id) = await SigverClient.BoundPairAsync(gateway, Probe);
         await using var m = pair;
         await using var j = joiner;
         var (bad, _) = await SigverClient.JoinAsync(gateway, "room");
@@ -57,7 +57,7 @@ public sealed class SigverHardeningTests
     public async Task FrameOverTheLimit_ClosesWith4413()
     {
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Relay:Sigver:MaxMessageBytes"] = "1024" });
-        var (pair, joiner, id) = await BoundPairAsync(gateway);
+        var (pair, joiner, id) = await SigverClient.BoundPairAsync(gateway, Probe);
         await using var m = pair;
         await using var j = joiner;
 
@@ -141,7 +141,7 @@ public sealed class SigverHardeningTests
             ["Relay:Sigver:MaxMessageBytes"] = "65536",
         });
         using var recorder = new MetricRecorder(gateway.Services);
-        var (member, joiner, id) = await BoundPairAsync(gateway);
+        var (member, joiner, id) = await SigverClient.BoundPairAsync(gateway, Probe);
         await using var m = member;
         await using var j = joiner;
 
@@ -267,15 +267,6 @@ public sealed class SigverHardeningTests
         var (status, _) = await gateway.RefusedHandshakeAsync("/sigver/room");
 
         Assert.Equal(HttpStatusCode.TooManyRequests, status);
-    }
-
-    /// <summary>A member and a joiner bound to it, with the id the member knows the joiner by.</summary>
-    private static async Task<(SigverClient Member, SigverClient Joiner, uint Id)> BoundPairAsync(TestGateway gateway)
-    {
-        var (member, _) = await SigverClient.JoinAsync(gateway, "room");
-        var (joiner, _) = await SigverClient.JoinAsync(gateway, "room");
-        await joiner.SendDataAsync(0, Probe);
-        return (member, joiner, await member.ExpectDataAsync(Probe));
     }
 
     /// <summary>

@@ -54,12 +54,9 @@ public sealed class SigverProtocolTests
     public async Task MemberContent_ToAnIdThatIsNoJoinerOfIt_GoesNowhere()
     {
         await using var gateway = await TestGateway.StartAsync();
-        var (member, _) = await SigverClient.JoinAsync(gateway, "room");
+        var (member, joiner, id) = await SigverClient.BoundPairAsync(gateway, Hello);
         await using var m = member;
-        var (joiner, _) = await SigverClient.JoinAsync(gateway, "room");
         await using var j = joiner;
-        await joiner.SendDataAsync(0, Hello);
-        var id = await member.ExpectDataAsync(Hello);
 
         await member.SendDataAsync(id + 1, [7]);
         await member.SendDataAsync(0, [7]);
@@ -70,11 +67,9 @@ public sealed class SigverProtocolTests
     public async Task JoinerIsEnd_EndsOnlyJoinerToMember_AndItsCloseThenSendsNoError()
     {
         await using var gateway = await TestGateway.StartAsync();
-        var (member, _) = await SigverClient.JoinAsync(gateway, "room");
+        var (member, joiner, id) = await SigverClient.BoundPairAsync(gateway, Hello);
         await using var m = member;
-        var (joiner, _) = await SigverClient.JoinAsync(gateway, "room");
-        await joiner.SendDataAsync(0, Hello);
-        var id = await member.ExpectDataAsync(Hello);
+        await using var j = joiner;
 
         await joiner.SendAsync(SigverClient.End(0));
         await member.ExpectAsync(Content.TypeOneofCase.IsEnd, id);
@@ -96,11 +91,9 @@ public sealed class SigverProtocolTests
     public async Task MemberIsEnd_EndsOnlyMemberToJoiner_AndItsCloseThenSendsNoError()
     {
         await using var gateway = await TestGateway.StartAsync();
-        var (member, _) = await SigverClient.JoinAsync(gateway, "room");
-        var (joiner, _) = await SigverClient.JoinAsync(gateway, "room");
+        var (member, joiner, id) = await SigverClient.BoundPairAsync(gateway, Hello);
+        await using var m = member;
         await using var j = joiner;
-        await joiner.SendDataAsync(0, Hello);
-        var id = await member.ExpectDataAsync(Hello);
 
         await member.SendAsync(SigverClient.End(id));
         await joiner.ExpectAsync(Content.TypeOneofCase.IsEnd, 0);
@@ -120,12 +113,9 @@ public sealed class SigverProtocolTests
     public async Task JoinerIsError_EndsBothDirections()
     {
         await using var gateway = await TestGateway.StartAsync();
-        var (member, _) = await SigverClient.JoinAsync(gateway, "room");
+        var (member, joiner, id) = await SigverClient.BoundPairAsync(gateway, Hello);
         await using var m = member;
-        var (joiner, _) = await SigverClient.JoinAsync(gateway, "room");
         await using var j = joiner;
-        await joiner.SendDataAsync(0, Hello);
-        var id = await member.ExpectDataAsync(Hello);
 
         await joiner.SendAsync(SigverClient.Error(0));
         await member.ExpectAsync(Content.TypeOneofCase.IsError, id);
@@ -147,12 +137,9 @@ public sealed class SigverProtocolTests
     public async Task MemberIsError_EndsBothDirections()
     {
         await using var gateway = await TestGateway.StartAsync();
-        var (member, _) = await SigverClient.JoinAsync(gateway, "room");
+        var (member, joiner, id) = await SigverClient.BoundPairAsync(gateway, Hello);
         await using var m = member;
-        var (joiner, _) = await SigverClient.JoinAsync(gateway, "room");
         await using var j = joiner;
-        await joiner.SendDataAsync(0, Hello);
-        var id = await member.ExpectDataAsync(Hello);
 
         await member.SendAsync(SigverClient.Error(id));
         await joiner.ExpectAsync(Content.TypeOneofCase.IsError, 0);
@@ -172,11 +159,9 @@ public sealed class SigverProtocolTests
     public async Task JoinerCloses_MemberGetsIsErrorWithItsId()
     {
         await using var gateway = await TestGateway.StartAsync();
-        var (member, _) = await SigverClient.JoinAsync(gateway, "room");
+        var (member, joiner, id) = await SigverClient.BoundPairAsync(gateway, Hello);
         await using var m = member;
-        var (joiner, _) = await SigverClient.JoinAsync(gateway, "room");
-        await joiner.SendDataAsync(0, Hello);
-        var id = await member.ExpectDataAsync(Hello);
+        await using var j = joiner;
 
         await joiner.DisposeAsync();
 

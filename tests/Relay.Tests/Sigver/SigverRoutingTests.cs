@@ -1,10 +1,6 @@
 using System.Net.WebSockets;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Relay.Sigver.Protocol;
 using Relay.Tests.Infrastructure;
 
@@ -49,16 +45,8 @@ public sealed class SigverRoutingTests
     [Fact]
     public async Task MapRelay_ServesSigverUnderItsPrefix()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Services.AddRelay();
-        await using var app = builder.Build();
-        app.UseRelay();
-        app.MapRelay("/code");
-        await app.StartAsync();
-        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single());
-        var ws = new UriBuilder(address) { Scheme = "ws" }.Uri;
+        var (app, ws) = await Relay.Tests.Routing.MapRelayTests.StartCodeFirstAsync("/code");
+        await using var _ = app;
 
         using var member = new ClientWebSocket();
         await member.ConnectAsync(new Uri(ws, "/code/sigver/room"), CancellationToken.None);
