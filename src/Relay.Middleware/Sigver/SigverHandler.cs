@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net.WebSockets;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Http;
@@ -28,8 +27,6 @@ internal sealed partial class SigverHandler(
     /// <summary>Longest key, in UTF-16 code units as the original counts (exactly 512 is accepted).</summary>
     public const int MaxKeyLength = 512;
 
-    private const int InitialMessageBufferSize = 1024;
-
     private readonly int _maxMessageBytes = options.Sigver.MaxMessageBytes;
 
     public async Task HandleAsync(HttpContext context)
@@ -48,7 +45,7 @@ internal sealed partial class SigverHandler(
             if (key.Length is 0 or > MaxKeyLength)
             {
                 // As the original, after the handshake: Netflux sees a close code, not a failed upgrade.
-                peer.CloseByRelay(RelayCloseCodes.SigverInvalidKey, RejectionReason.InvalidId,
+                peer.CloseBySigver(RelayCloseCodes.SigverInvalidKey, RejectionReason.InvalidId,
                     key.Length == 0 ? "The key is empty" : $"The key is longer than {MaxKeyLength} characters");
             }
             else
@@ -67,7 +64,7 @@ internal sealed partial class SigverHandler(
         finally
         {
             groups.Leave(peer);
-            peer.RequestClose(socket.CloseStatus ?? WebSocketCloseStatus.Empty, socket.CloseStatusDescription);
+            peer.RequestClose(socket.CloseStatus ?? WebSocketCloseStatus.Empty, socket.CloseStatusDescription, byRelay: false);
             await peer.CloseSent.ConfigureAwait(false);
             sessions.Remove(peer);
             Log.PeerDisconnected(logger, key, socket.CloseStatus);
@@ -134,74 +131,24 @@ internal sealed partial class SigverHandler(
         var socket = peer.Socket;
 
         // Made at the first message, so a peer that only connects costs nothing here.
-        Message? message = null;
+        Message? scratch = null;
         while (true)
         {
-            // Wait for the next frame without holding a buffer: an idle peer costs no receive memory.
-            var first = await socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
-            if (first.MessageType == WebSocketMessageType.Close)
+            using var message = await PooledMessage.ReceiveAsync(socket, _maxMessageBytes).ConfigureAwait(false);
+            switch (message.Kind)
             {
+                case ReceivedKind.Close:
+                    return;
+                case ReceivedKind.TooBig:
+                    peer.CloseBySigver(RelayCloseCodes.MessageTooBig, RejectionReason.MessageTooBig, $"Frame larger than {_maxMessageBytes} bytes");
+                    await PooledMessage.DiscardUntilCloseAsync(socket).ConfigureAwait(false);
+                    return;
+            }
+
+            if (!HandleMessage(peer, message.Memory.Span, message.Type, scratch ??= new Message()))
+            {
+                await PooledMessage.DiscardUntilCloseAsync(socket).ConfigureAwait(false);
                 return;
-            }
-
-            if (first.EndOfMessage)
-            {
-                // An empty frame (text or binary): the original ignores it; it is no sigver message.
-                if (!HandleMessage(peer, ReadOnlySpan<byte>.Empty, first.MessageType, message ??= new Message()))
-                {
-                    await DiscardUntilCloseAsync(socket).ConfigureAwait(false);
-                    return;
-                }
-
-                continue;
-            }
-
-            var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(InitialMessageBufferSize, _maxMessageBytes));
-            try
-            {
-                var length = 0;
-                while (true)
-                {
-                    // Pooled arrays may be larger than asked for; never read past the message limit.
-                    var limit = Math.Min(buffer.Length, _maxMessageBytes);
-                    if (length == limit)
-                    {
-                        if (length == _maxMessageBytes)
-                        {
-                            peer.CloseByRelay(RelayCloseCodes.MessageTooBig, RejectionReason.MessageTooBig, $"Frame larger than {_maxMessageBytes} bytes");
-                            await DiscardUntilCloseAsync(socket).ConfigureAwait(false);
-                            return;
-                        }
-
-                        var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _maxMessageBytes));
-                        buffer.AsSpan(0, length).CopyTo(larger);
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = larger;
-                        limit = Math.Min(buffer.Length, _maxMessageBytes);
-                    }
-
-                    var result = await socket.ReceiveAsync(buffer.AsMemory(length, limit - length), CancellationToken.None).ConfigureAwait(false);
-                    if (result.MessageType == WebSocketMessageType.Close)
-                    {
-                        return;
-                    }
-
-                    length += result.Count;
-                    if (result.EndOfMessage)
-                    {
-                        break;
-                    }
-                }
-
-                if (!HandleMessage(peer, buffer.AsSpan(0, length), first.MessageType, message ??= new Message()))
-                {
-                    await DiscardUntilCloseAsync(socket).ConfigureAwait(false);
-                    return;
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
             }
         }
     }
@@ -268,7 +215,7 @@ internal sealed partial class SigverHandler(
             return true;
         }
 
-        peer.CloseByRelay(RelayCloseCodes.SigverBadMessage, RejectionReason.Malformed, error);
+        peer.CloseBySigver(RelayCloseCodes.SigverBadMessage, RejectionReason.Malformed, error);
         return false;
     }
 
@@ -287,22 +234,6 @@ internal sealed partial class SigverHandler(
         }
 
         return null;
-    }
-
-    /// <summary>After closing the peer, reads and drops frames until it answers the close.</summary>
-    private static async Task DiscardUntilCloseAsync(WebSocket socket)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(1024);
-        try
-        {
-            while ((await socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None).ConfigureAwait(false)).MessageType != WebSocketMessageType.Close)
-            {
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
     }
 
     private static partial class Log
