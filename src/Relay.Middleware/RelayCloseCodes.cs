@@ -18,6 +18,17 @@ public static class RelayCloseCodes
     /// session), <c>KICKED</c> (an admin kicked the active users).
     /// </summary>
     public const int TargetedSignaling = 4000;
+    /// <summary>4001: sigver: the key (the path after the mount) is empty or longer than 512 characters.</summary>
+    public const int SigverInvalidKey = 4001;
+
+    /// <summary>4002: sigver: no heartbeat from the peer for three heartbeat intervals.</summary>
+    public const int SigverHeartbeatTimeout = 4002;
+
+    /// <summary>4003: sigver: a frame that is not a well-formed sigver message (text, empty, undecodable, or content of no type).</summary>
+    public const int SigverBadMessage = 4003;
+
+    /// <summary>4004: sigver: this lone member was replaced by a joiner that had already tried it.</summary>
+    public const int SigverBlockingMember = 4004;
 
     /// <summary>4400: bad request, such as an invalid peer or document id.</summary>
     public const int BadRequest = 4400;

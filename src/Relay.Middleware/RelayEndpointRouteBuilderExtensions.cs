@@ -11,8 +11,8 @@ namespace Microsoft.AspNetCore.Builder;
 public static class RelayEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps <c>{prefix}/introduction/{peerId}</c> and
-    /// <c>{prefix}/connection/{localPeerId}/{remotePeerId}/{documentId}</c>. The returned builder takes
+    /// Maps <c>{prefix}/introduction/{peerId}</c>,
+    /// <c>{prefix}/connection/{localPeerId}/{remotePeerId}/{documentId}</c> and <c>{prefix}/sigver/{**key}</c>. The returned builder takes
     /// the usual conventions (<c>RequireAuthorization</c>, <c>RequireHost</c>, <c>RequireRateLimiting</c>…).
     /// WebSockets must be enabled (<c>UseRelay</c> or <c>UseWebSockets</c>).
     /// </summary>
@@ -28,6 +28,9 @@ public static class RelayEndpointRouteBuilderExtensions
         group.Map(RelayRoutes.ConnectionPattern, context => dispatcher.DispatchAsync(context, RelayRole.Connection))
             .WithMetadata(new RelayEndpointMetadata(RelayRole.Connection))
             .WithDisplayName("Relay connection");
+        group.Map(RelayRoutes.SigverPattern, context => dispatcher.DispatchAsync(context, RelayRole.Sigver))
+            .WithMetadata(new RelayEndpointMetadata(RelayRole.Sigver))
+            .WithDisplayName("Relay sigver");
         return group;
     }
 }

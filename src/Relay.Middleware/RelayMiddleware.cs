@@ -4,6 +4,7 @@ using Relay.Connection;
 using Relay.Introduction;
 using Relay.Rooms;
 using Relay.Targeted;
+using Relay.Sigver;
 
 namespace Relay;
 
@@ -23,7 +24,7 @@ internal sealed class RelayMiddleware(RequestDelegate next, RelayDispatcher disp
 }
 
 /// <summary>Hands a relay request to the handler of its role, with its route values.</summary>
-internal sealed class RelayDispatcher(IntroductionHandler introduction, ConnectionHandler connection, RoomsHandler rooms, TargetedHandler targeted)
+internal sealed class RelayDispatcher(IntroductionHandler introduction, ConnectionHandler connection, RoomsHandler rooms, TargetedHandler targeted, SigverHandler sigver)
 {
     public Task DispatchAsync(HttpContext context, RelayRole role)
     {
@@ -39,6 +40,7 @@ internal sealed class RelayDispatcher(IntroductionHandler introduction, Connecti
             RelayRole.Rooms => rooms.HandleAsync(context, values[RelayRoutes.RoomsPath] as string),
             RelayRole.TargetedRegister or RelayRole.TargetedUser or RelayRole.TargetedConnect or RelayRole.TargetedKick or RelayRole.TargetedHealth =>
                 targeted.HandleAsync(context, role),
+            RelayRole.Sigver => sigver.HandleAsync(context),
             _ => throw new ArgumentOutOfRangeException(nameof(role)),
         };
     }

@@ -13,6 +13,7 @@ using Relay.Introduction;
 using Relay.Lifetime;
 using Relay.Rooms;
 using Relay.Targeted;
+using Relay.Sigver;
 using Relay.Telemetry;
 using Yarp.ReverseProxy.Configuration.RouteValidators;
 
@@ -60,6 +61,8 @@ public static class RelayServiceCollectionExtensions
         services.TryAddSingleton<ITargetedRegistry, TargetedRegistry>();
         services.TryAddSingleton<TargetedIdentity>();
         services.TryAddSingleton<TargetedHandler>();
+        services.TryAddSingleton<ISigverGroups, SigverGroups>();
+        services.TryAddSingleton<SigverHandler>();
         services.TryAddSingleton<RelayDispatcher>();
         services.TryAddSingleton<IRelayStatus, RelayStatus>();
         services.TryAddSingleton<RelayAdmissionPolicy>();

@@ -42,6 +42,8 @@ public sealed class RelayOptions
 
     /// <summary>Limits and the admin key of targeted signaling (the Go signal server's protocol).</summary>
     public RelayTargetedOptions Targeted { get; set; } = new();
+    /// <summary>Limits of the sigver (Netflux signaling) endpoint.</summary>
+    public RelaySigverOptions Sigver { get; set; } = new();
 
     /// <summary>
     /// Caps on relay sockets, enforced by the ASP.NET Core rate limiter policy named
@@ -153,6 +155,31 @@ public sealed class RelayConnectionOptions
     /// the writer is slowed by TCP, never buffered. Default 60 s; zero waits forever.
     /// </summary>
     public TimeSpan StallTimeout { get; set; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>Limits of the sigver endpoint (<c>/sigver/{**key}</c>, the Netflux signaling protocol of sigver 18.0.0).</summary>
+public sealed class RelaySigverOptions
+{
+    /// <summary>Largest protobuf frame a peer may send, in bytes; larger closes it with 4413. Default 64 KiB.</summary>
+    public int MaxMessageBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Most joiners bound to one member at once; a full member is skipped, and a joiner with no member left to try is closed with 4429. Default 256.</summary>
+    public int MaxJoinersPerMember { get; set; } = 256;
+
+    /// <summary>Most members of one group; a <c>stable</c> beyond it closes the peer with 4429. Default 1,000.</summary>
+    public int MaxMembersPerGroup { get; set; } = 1_000;
+
+    /// <summary>Most groups at once; a peer that would create one more is closed with 4429. 0 (default) means unlimited.</summary>
+    public int MaxGroups { get; set; }
+
+    /// <summary>Bytes that may wait to be sent to one peer that does not read (one frame is always accepted); more closes it with 4429. Default 1 MiB.</summary>
+    public int MaxQueuedBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// How often the relay sends each peer a heartbeat; a peer that sends none for three of these is closed with 4002.
+    /// Default 5 s, as the original and as Netflux expects (it gives up after three missed server heartbeats).
+    /// </summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>

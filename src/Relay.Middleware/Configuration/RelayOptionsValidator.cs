@@ -60,6 +60,13 @@ internal sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
         Require(targeted.MaxQueuedBytes >= 1024, $"Relay:Targeted:MaxQueuedBytes must be at least 1024 (was {targeted.MaxQueuedBytes}).");
         Require(targeted.AdminKey is null || targeted.AdminKey.Length == 0 || targeted.AdminKey.Length >= 16,
             "Relay:Targeted:AdminKey must be at least 16 characters (or unset, which disables the admin route).");
+        var sigver = options.Sigver;
+        Require(sigver.MaxMessageBytes is >= 16 and <= 16 * 1024 * 1024, $"Relay:Sigver:MaxMessageBytes must be between 16 and 16777216 (was {sigver.MaxMessageBytes}).");
+        Require(sigver.MaxJoinersPerMember >= 1, $"Relay:Sigver:MaxJoinersPerMember must be at least 1 (was {sigver.MaxJoinersPerMember}).");
+        Require(sigver.MaxMembersPerGroup >= 1, $"Relay:Sigver:MaxMembersPerGroup must be at least 1 (was {sigver.MaxMembersPerGroup}).");
+        Require(sigver.MaxGroups >= 0, $"Relay:Sigver:MaxGroups must not be negative (0 means unlimited; was {sigver.MaxGroups}).");
+        Require(sigver.MaxQueuedBytes >= 1024, $"Relay:Sigver:MaxQueuedBytes must be at least 1024 (was {sigver.MaxQueuedBytes}).");
+        Require(sigver.HeartbeatInterval >= TimeSpan.FromMilliseconds(10), "Relay:Sigver:HeartbeatInterval must be at least 10 ms.");
 
         var admission = options.Admission;
         Require(admission.MaxConcurrentSockets >= 0, $"Relay:Admission:MaxConcurrentSockets must not be negative (0 means unlimited; was {admission.MaxConcurrentSockets}).");

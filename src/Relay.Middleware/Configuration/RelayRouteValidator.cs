@@ -64,9 +64,11 @@ internal sealed class RelayRouteValidator : IRouteValidator
             {
                 errors.Add($"Its Match.Path '{path}' lacks the route value '{{{name}}}' the {role} role needs.");
             }
-            else if (role == RelayRole.Rooms && !(parameter.IsCatchAll && ReferenceEquals(parameter, pattern.Parameters[^1])))
+            else if (role is RelayRole.Rooms or RelayRole.Sigver && !(parameter.IsCatchAll && ReferenceEquals(parameter, pattern.Parameters[^1])))
             {
-                errors.Add($"Its Match.Path '{path}' must end with the catch-all '{{**{name}}}' the Rooms role serves its paths under (e.g. '/echo/{{**{name}}}').");
+                // Rooms serve their paths under it; a sigver key is everything after the mount, slashes included.
+                var example = role == RelayRole.Rooms ? "/echo" : "/sigver";
+                errors.Add($"Its Match.Path '{path}' must end with the catch-all '{{**{name}}}' the {role} role serves its paths under (e.g. '{example}/{{**{name}}}').");
             }
         }
 

@@ -27,6 +27,9 @@ internal enum RelayRole
 
     /// <summary>Targeted signaling: <c>GET /healthcheck</c>.</summary>
     TargetedHealth,
+
+    /// <summary>Netflux signaling (sigver 18.0.0) under one catch-all route.</summary>
+    Sigver,
 }
 
 /// <summary>Marks an endpoint mapped by <c>MapRelay</c>.</summary>
@@ -45,6 +48,7 @@ internal static class RelayRoutes
     public const string LocalPeerId = "localPeerId";
     public const string RemotePeerId = "remotePeerId";
     public const string DocumentId = "documentId";
+    public const string Key = "key";
 
     /// <summary>
     /// The catch-all route value of a Rooms route (<c>/echo/{**rest}</c>): what follows the mount,
@@ -54,10 +58,12 @@ internal static class RelayRoutes
 
     public const string IntroductionPattern = "/introduction/{" + PeerId + "}";
     public const string ConnectionPattern = "/connection/{" + LocalPeerId + "}/{" + RemotePeerId + "}/{" + DocumentId + "}";
+    public const string SigverPattern = "/sigver/{**" + Key + "}";
 
     private static readonly string[] IntroductionValues = [PeerId];
     private static readonly string[] ConnectionValues = [LocalPeerId, RemotePeerId, DocumentId];
     private static readonly string[] RoomsValues = [RoomsPath];
+    private static readonly string[] SigverValues = [Key];
 
     /// <summary>Route values each role's path template must define.</summary>
     public static IReadOnlyList<string> RequiredRouteValues(RelayRole role) => role switch
@@ -65,6 +71,7 @@ internal static class RelayRoutes
         RelayRole.Introduction => IntroductionValues,
         RelayRole.Connection => ConnectionValues,
         RelayRole.Rooms => RoomsValues,
+        RelayRole.Sigver => SigverValues,
         _ => [],
     };
 

@@ -128,7 +128,8 @@ internal sealed partial class RelaySessions : IDisposable
             options.Connection.PendingTimeout,
             options.Connection.StallTimeout,
             options.Connection.MaxPairingDuration,
-            options.Rooms.HeartbeatInterval])
+            options.Rooms.HeartbeatInterval,
+            options.Sigver.HeartbeatInterval])
         {
             if (timeout > TimeSpan.Zero && timeout < shortest)
             {

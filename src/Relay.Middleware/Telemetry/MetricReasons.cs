@@ -24,6 +24,11 @@ internal enum RejectionReason
     TooManyRooms,
     NotFound,
     AlreadyExists,
+    HeartbeatTimeout,
+    Malformed,
+    GroupFull,
+    MemberFull,
+    TooManyGroups,
 }
 
 /// <summary>Why an introduction message was ignored: the <c>error.type</c> tag of <c>relay.protocol_errors</c>.</summary>
@@ -126,6 +131,11 @@ internal static class MetricTags
         RejectionReason.TooManyRooms => "too_many_rooms",
         RejectionReason.NotFound => "not_found",
         RejectionReason.AlreadyExists => "already_exists",
+        RejectionReason.HeartbeatTimeout => "heartbeat_timeout",
+        RejectionReason.Malformed => "malformed",
+        RejectionReason.GroupFull => "group_full",
+        RejectionReason.MemberFull => "member_full",
+        RejectionReason.TooManyGroups => "too_many_groups",
         _ => throw new ArgumentOutOfRangeException(nameof(reason)),
     };
 

@@ -31,6 +31,13 @@ internal static class RelayEventIds
     public const int Draining = 400;
     public const int DrainTimedOut = 401;
 
+    // Sigver (5xx)
+    public const int SigverPeerConnected = 500;
+    public const int SigverPeerDisconnected = 501;
+    public const int SigverClosedByRelay = 502;
+    public const int SigverSocketFailed = 503;
+    public const int SigverSendFailed = 504;
+
     // Rooms (6xx)
     public const int RoomSocketConnected = 600;
     public const int RoomSocketDisconnected = 601;

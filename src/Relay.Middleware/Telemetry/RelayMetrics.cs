@@ -3,6 +3,7 @@ using Relay.Connection;
 using Relay.Introduction;
 using Relay.Rooms;
 using Relay.Targeted;
+using Relay.Sigver;
 
 namespace Relay.Telemetry;
 
@@ -26,6 +27,8 @@ internal sealed class RelayMetrics
     public const string TargetedResultTag = "relay.targeted.result";
 
     public const string TargetedCloseReasonTag = "relay.targeted.close_reason";
+    /// <summary>The WebSocket close code the relay sent, on <c>relay.sigver.closes</c>.</summary>
+    public const string CloseCodeTag = "relay.close.code";
 
     private static readonly RejectionReason[] RejectionReasons = Enum.GetValues<RejectionReason>();
     private static readonly ProtocolErrorReason[] ProtocolErrorReasons = Enum.GetValues<ProtocolErrorReason>();
@@ -48,8 +51,11 @@ internal sealed class RelayMetrics
     private long _introductions;
     private long _relayedBytes;
     private long _relayedMessages;
+    private readonly long[] _sigverCloses = new long[SigverCloseCodes.All.Length];
+    private long _sigverMessages;
+    private long _sigverBytes;
 
-    public RelayMetrics(IMeterFactory meterFactory, PeerRegistry peers, PairingBroker broker, IRoomRegistry rooms, ITargetedRegistry targeted)
+    public RelayMetrics(IMeterFactory meterFactory, PeerRegistry peers, PairingBroker broker, IRoomRegistry rooms, ITargetedRegistry targeted, ISigverGroups sigver)
     {
         var meter = meterFactory.Create(RelayMeter.Name);
 
@@ -112,6 +118,35 @@ internal sealed class RelayMetrics
         meter.CreateObservableCounter(
             "relay.targeted.closes", () => Observe(_targetedCloses, CloseReasons, TargetedCloseReasonTag, static reason => reason.ToTag()), "{session}",
             "Targeted-signaling sockets that ended, by reason.");
+        meter.CreateObservableUpDownCounter(
+            "relay.sigver.peers", () => (long)sigver.PeerCount, "{peer}", "Peers connected to a sigver endpoint.");
+        meter.CreateObservableUpDownCounter(
+            "relay.sigver.groups", () => (long)sigver.GroupCount, "{group}", "Sigver groups (keys with at least one member).");
+        meter.CreateObservableCounter(
+            "relay.sigver.content_messages", () => Volatile.Read(ref _sigverMessages), "{message}",
+            "Sigver content messages (data, isEnd, isError) relayed between a joiner and its member.");
+        meter.CreateObservableCounter(
+            "relay.sigver.content_bytes", () => Volatile.Read(ref _sigverBytes), "By",
+            "Data bytes of the sigver content messages relayed.");
+        meter.CreateObservableCounter(
+            "relay.sigver.closes", () => Observe(_sigverCloses, SigverCloseCodes.All, CloseCodeTag, static code => SigverCloseCodes.Tag(code)), "{connection}",
+            "Sigver sockets the relay closed, by the close code it sent.");
+    }
+
+    /// <summary>A content message relayed to <paramref name="receivers"/> peers, each getting <paramref name="dataBytes"/> data bytes.</summary>
+    public void SigverRelayed(int receivers, int dataBytes)
+    {
+        Interlocked.Add(ref _sigverMessages, receivers);
+        Interlocked.Add(ref _sigverBytes, (long)receivers * dataBytes);
+    }
+
+    public void SigverClosed(int code)
+    {
+        var index = Array.IndexOf(SigverCloseCodes.All, code);
+        if (index >= 0)
+        {
+            Interlocked.Increment(ref _sigverCloses[index]);
+        }
     }
 
     public void RoomPacketDelivered(RoomEvent roomEvent) => Interlocked.Increment(ref _roomPackets[(int)roomEvent]);

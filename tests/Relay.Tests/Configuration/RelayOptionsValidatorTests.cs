@@ -40,6 +40,12 @@ public sealed class RelayOptionsValidatorTests
         ("Relay:Targeted:MaxMessageBytes", o => o.Targeted.MaxMessageBytes = 63),
         ("Relay:Targeted:MaxQueuedBytes", o => o.Targeted.MaxQueuedBytes = 1023),
         ("Relay:Targeted:AdminKey", o => o.Targeted.AdminKey = "too-short"),
+        ("Relay:Sigver:MaxMessageBytes", o => o.Sigver.MaxMessageBytes = 15),
+        ("Relay:Sigver:MaxJoinersPerMember", o => o.Sigver.MaxJoinersPerMember = 0),
+        ("Relay:Sigver:MaxMembersPerGroup", o => o.Sigver.MaxMembersPerGroup = 0),
+        ("Relay:Sigver:MaxGroups", o => o.Sigver.MaxGroups = -1),
+        ("Relay:Sigver:MaxQueuedBytes", o => o.Sigver.MaxQueuedBytes = 1023),
+        ("Relay:Sigver:HeartbeatInterval", o => o.Sigver.HeartbeatInterval = TimeSpan.Zero),
     ];
 
     [Theory]

@@ -18,6 +18,9 @@ public sealed class RelayRouteValidatorTests
     [InlineData("TargetedConnect", "/v1/connect")]
     [InlineData("TargetedKick", "/admin/kick")]
     [InlineData("TargetedHealth", "/healthcheck")]
+    [InlineData("Sigver", "/sigver/{**key}")]
+    [InlineData("sigver", "/{**key}")]
+    [InlineData("Sigver", "/t/{tenant}/{*key}")]
     public void Validate_WellFormedRelayRoute_HasNoErrors(string role, string path) =>
         Assert.Empty(RelayRouteValidator.Validate(Route(path), role));
 
@@ -32,7 +35,25 @@ public sealed class RelayRouteValidatorTests
     {
         var error = Assert.Single(RelayRouteValidator.Validate(Route("/introduction/{peerId}"), role));
 
-        Assert.Contains("expected one of 'Introduction', 'Connection', 'Rooms', 'TargetedRegister', 'TargetedUser', 'TargetedConnect', 'TargetedKick', 'TargetedHealth'", error, StringComparison.Ordinal);
+        Assert.Contains("expected one of 'Introduction', 'Connection', 'Rooms', 'TargetedRegister', 'TargetedUser', 'TargetedConnect', 'TargetedKick', 'TargetedHealth', 'Sigver'", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/sigver/{key}")]
+    [InlineData("/sigver/{key}/end")]
+    public void Validate_SigverKeyThatIsNoTrailingCatchAll_IsReported(string path)
+    {
+        var error = Assert.Single(RelayRouteValidator.Validate(Route(path), "Sigver"));
+
+        Assert.Contains("must end with the catch-all '{**key}'", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_SigverWithoutKey_IsReported()
+    {
+        var error = Assert.Single(RelayRouteValidator.Validate(Route("/sigver/{**rest}"), "Sigver"));
+
+        Assert.Contains("lacks the route value '{key}'", error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -317,7 +317,7 @@ public sealed class PeerRegistryTests : IDisposable
         _options.Introduction.MaxDocumentsPerPeer = maxDocumentsPerPeer;
         _options.Introduction.MaxPeersPerDocument = maxPeersPerDocument;
         var registry = new PeerRegistry(_options);
-        _relayMetrics = new RelayMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), registry, new PairingBroker(), new Relay.Rooms.RoomRegistry(new RelayOptions()), new Relay.Targeted.TargetedRegistry(new RelayOptions()));
+        _relayMetrics = new RelayMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), registry, new PairingBroker(), new Relay.Rooms.RoomRegistry(new RelayOptions()), new Relay.Targeted.TargetedRegistry(new RelayOptions()), new Relay.Sigver.SigverGroups(_options));
         return registry;
     }
 

@@ -11,19 +11,26 @@ namespace Relay.Tests.Routing;
 /// <summary>The code-first path for apps without YARP configuration.</summary>
 public sealed class MapRelayTests
 {
-    [Fact]
-    public async Task MapRelay_ServesBothEndpointsUnderItsPrefix()
+    /// <summary>A slim app on Kestrel at 127.0.0.1:0 with no YARP, only <c>UseRelay</c> and <c>MapRelay(prefix)</c>; returns it started, with its ws:// base.</summary>
+    internal static async Task<(WebApplication App, Uri WebSocketUri)> StartCodeFirstAsync(string prefix)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Services.AddRelay();
-        await using var app = builder.Build();
+        var app = builder.Build();
         app.UseRelay();
-        app.MapRelay("/code");
+        app.MapRelay(prefix);
         await app.StartAsync();
         var address = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single());
-        var ws = new UriBuilder(address) { Scheme = "ws" }.Uri;
+        return (app, new UriBuilder(address) { Scheme = "ws" }.Uri);
+    }
+
+    [Fact]
+    public async Task MapRelay_ServesBothEndpointsUnderItsPrefix()
+    {
+        var (app, ws) = await StartCodeFirstAsync("/code");
+        await using var _ = app;
 
         using var alice = new System.Net.WebSockets.ClientWebSocket();
         using var bob = new System.Net.WebSockets.ClientWebSocket();

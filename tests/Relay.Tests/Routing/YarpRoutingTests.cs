@@ -130,7 +130,7 @@ public sealed class YarpRoutingTests
         await WebSocketTestExtensions.ClosePairAsync(a, b);
     }
 
-    private static async Task<ClientWebSocket> ConnectWithHostAsync(TestGateway gateway, string host, string path)
+    internal static async Task<ClientWebSocket> ConnectWithHostAsync(TestGateway gateway, string host, string path)
     {
         // Resolve any host name to the gateway's loopback address, so the Host header is the name asked for.
         var handler = new SocketsHttpHandler

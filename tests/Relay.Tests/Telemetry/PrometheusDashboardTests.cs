@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Relay.Tests.Infrastructure;
 using Relay.Tests.Targeted;
+using Relay.Tests.Sigver;
 
 namespace Relay.Tests.Telemetry;
 
@@ -175,14 +176,16 @@ public sealed partial class PrometheusDashboardTests
     /// <summary>
     /// Traffic of every kind the dashboard shows: introduction peers sharing documents, piped pairs with
     /// held and live frames, a completed and an expired wait, refusals, malformed messages, a room shared
-    /// by a raw and a SockJS socket (connect, broadcast, ping, a bad packet), and targeted signaling users
-    /// with delivered, unroutable and refused traffic. Some peers, the room, one pairing and two targeted
-    /// users stay connected (and keep sending) until disposed, so the gauges are not all zero.
+    /// by a raw and a SockJS socket (connect, broadcast, ping, a bad packet), targeted signaling users
+    /// with delivered, unroutable and refused traffic, and a sigver group with a bound joiner and a sigver
+    /// close. Some peers, the room, one pairing, two targeted users and the sigver pair stay connected (and
+    /// keep sending) until disposed, so the gauges are not all zero.
     /// </summary>
     private sealed class Load : IAsyncDisposable
     {
         private readonly List<ClientWebSocket> _open = [];
         private readonly List<TargetedUser> _users = [];
+        private readonly List<SigverClient> _sigver = [];
         private readonly CancellationTokenSource _stop = new();
         private Task _chatter = Task.CompletedTask;
 
@@ -267,7 +270,19 @@ public sealed partial class PrometheusDashboardTests
             load._open.Add(right);
             await left.SendTextAsync("paired?");
             Assert.Equal("paired?", (await right.ReceiveMessageAsync()).Text);
-            load._chatter = load.ChatterAsync(left, right, ann.Socket, ben.Socket);
+            // Sigver: a member and a bound joiner that stay, and a peer the relay closes (4001: no key).
+            var (member, _) = await SigverClient.JoinAsync(gateway, "dashboard");
+            var (joiner, _) = await SigverClient.JoinAsync(gateway, "dashboard");
+            load._sigver.Add(member);
+            load._sigver.Add(joiner);
+            await joiner.SendDataAsync(0, [1, 2, 3]);
+            var joinerId = await member.ExpectDataAsync([1, 2, 3]);
+            await using (var keyless = await SigverClient.ConnectAsync(gateway, "/sigver/"))
+            {
+                Assert.Equal(RelayCloseCodes.SigverInvalidKey, await keyless.ExpectCloseAsync());
+            }
+
+            load._chatter = load.ChatterAsync(left, right, ann.Socket, ben.Socket, member, joiner, joinerId);
             return load;
         }
 
@@ -275,7 +290,7 @@ public sealed partial class PrometheusDashboardTests
         {
             await _stop.CancelAsync();
             await _chatter;
-            foreach (var socket in _open)
+            foreach (var socket in _open.Concat(_sigver.Select(peer => peer.Socket)))
             {
                 socket.Abort();
                 socket.Dispose();
@@ -289,8 +304,11 @@ public sealed partial class PrometheusDashboardTests
             _stop.Dispose();
         }
 
-        /// <summary>A message each way every 100 ms, and a targeted one, so rates over the scrape window are not zero.</summary>
-        private async Task ChatterAsync(WebSocket left, WebSocket right, WebSocket signaler, WebSocket signaled)
+        /// <summary>
+        /// A message each way every 100 ms on the pipe and through the sigver pair (whose heartbeats keep it open),
+        /// and a targeted one, so rates over the scrape window are not zero.
+        /// </summary>
+        private async Task ChatterAsync(WebSocket left, WebSocket right, WebSocket signaler, WebSocket signaled, SigverClient member, SigverClient joiner, uint joinerId)
         {
             using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
             try
@@ -303,6 +321,12 @@ public sealed partial class PrometheusDashboardTests
                     await left.ReceiveMessageAsync(_stop.Token);
                     await TargetedUser.SendAsync(signaler, "ben", "candidate", "{}");
                     await signaled.ReceiveMessageAsync(_stop.Token);
+                    await member.SendHeartbeatAsync();
+                    await joiner.SendHeartbeatAsync();
+                    await joiner.SendDataAsync(0, new byte[64]);
+                    await member.ExpectDataAsync(joinerId, new byte[64]);
+                    await member.SendDataAsync(joinerId, new byte[32]);
+                    await joiner.ExpectDataAsync(0, new byte[32]);
                 }
             }
             catch (OperationCanceledException)

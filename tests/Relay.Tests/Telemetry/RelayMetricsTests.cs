@@ -35,11 +35,17 @@ public sealed class RelayMetricsTests
         { "relay.targeted.registrations", "ObservableCounter", "{registration}" },
         { "relay.targeted.messages", "ObservableCounter", "{message}" },
         { "relay.targeted.closes", "ObservableCounter", "{session}" },
+        { "relay.sigver.peers", "ObservableUpDownCounter", "{peer}" },
+        { "relay.sigver.groups", "ObservableUpDownCounter", "{group}" },
+        { "relay.sigver.content_messages", "ObservableCounter", "{message}" },
+        { "relay.sigver.content_bytes", "ObservableCounter", "By" },
+        { "relay.sigver.closes", "ObservableCounter", "{connection}" },
     };
 
     private static ServiceProvider RelayServices() => new ServiceCollection().AddMetrics().AddSingleton(new RelayOptions())
         .AddSingleton<PeerRegistry>().AddSingleton<PairingBroker>().AddSingleton<IRoomRegistry, RoomRegistry>()
-        .AddSingleton<ITargetedRegistry, TargetedRegistry>().AddSingleton<RelayMetrics>().BuildServiceProvider();
+        .AddSingleton<ITargetedRegistry, TargetedRegistry>().AddSingleton<Relay.Sigver.ISigverGroups, Relay.Sigver.SigverGroups>()
+        .AddSingleton<RelayMetrics>().BuildServiceProvider();
 
     [Theory]
     [MemberData(nameof(Instruments))]
@@ -128,7 +134,10 @@ public sealed class RelayMetricsTests
         Assert.Equal(
             ["broadcast", "connect", "disconnect", "ping"],
             observed.Where(m => m.Instrument == "relay.rooms.packets").Select(m => (string)m.Tags["relay.rooms.event"]!).Order(StringComparer.Ordinal));
-        foreach (var name in new[] { "relay.active_peers", "relay.introductions", "relay.documents", "relay.pending_connections", "relay.active_pairings", "relay.held_bytes", "relay.relayed_bytes", "relay.relayed_messages", "relay.rooms.rooms", "relay.rooms.users" })
+        Assert.Equal(
+            ["1001", "4001", "4002", "4003", "4004", "4413", "4429"],
+            observed.Where(m => m.Instrument == "relay.sigver.closes").Select(m => (string)m.Tags["relay.close.code"]!).Order(StringComparer.Ordinal));
+        foreach (var name in new[] { "relay.active_peers", "relay.introductions", "relay.documents", "relay.pending_connections", "relay.active_pairings", "relay.held_bytes", "relay.relayed_bytes", "relay.relayed_messages", "relay.rooms.rooms", "relay.rooms.users", "relay.sigver.peers", "relay.sigver.groups", "relay.sigver.content_messages", "relay.sigver.content_bytes" })
         {
             Assert.Single(observed, m => m.Instrument == name);
         }
