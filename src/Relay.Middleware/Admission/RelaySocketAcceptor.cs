@@ -85,7 +85,13 @@ internal sealed partial class RelaySocketAcceptor(
             return false;
         }
 
-        if (documentId is not null && !await access.MayUseAsync(context.User, documentId).ConfigureAwait(false))
+        return documentId is null || await AuthorizeDocumentAsync(context, documentId).ConfigureAwait(false);
+    }
+
+    /// <summary>Refuses (403) a request for a document (a pairing's, a sigver key) that the user may not use.</summary>
+    public async ValueTask<bool> AuthorizeDocumentAsync(HttpContext context, string documentId)
+    {
+        if (!await access.MayUseAsync(context.User, documentId).ConfigureAwait(false))
         {
             await RefuseAsync(context, StatusCodes.Status403Forbidden, RejectionReason.Forbidden,
                 "The authenticated user may not use this document.").ConfigureAwait(false);

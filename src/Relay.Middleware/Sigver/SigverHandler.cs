@@ -36,7 +36,13 @@ internal sealed partial class SigverHandler(
             return;
         }
 
+        // A group key is a document for the document policy: a forbidden one is refused before the handshake.
         var key = RawKey(context);
+        if (key.Length is > 0 and <= MaxKeyLength && !await acceptor.AuthorizeDocumentAsync(context, key).ConfigureAwait(false))
+        {
+            return;
+        }
+
         var socket = await acceptor.AcceptAsync(context).ConfigureAwait(false);
         var peer = new SigverPeer(key, socket, sessions, options, metrics, logger) { OnClosedByRelay = groups.Leave };
         sessions.Add(peer);

@@ -2,13 +2,15 @@ using System.Net;
 using System.Net.Http.Json;
 using Relay.Tests.Infrastructure;
 using Relay.Tests.Rooms;
+using Relay.Tests.Sigver;
 using Relay.Tests.Targeted;
 
 namespace Relay.Tests.Identity;
 
 /// <summary>
 /// Identity and document rules on the other protocols: a rooms user connects only as itself to rooms its
-/// token allows (the room is the document), and a targeted-signaling user registers and connects only as itself.
+/// token allows (the room is the document), a targeted-signaling user registers and connects only as itself,
+/// and a sigver peer opens only keys its token allows (the key is the document).
 /// </summary>
 public sealed class ProtocolIdentityTests
 {
@@ -85,5 +87,18 @@ public sealed class ProtocolIdentityTests
         var socket = await alice.ConnectAsync();
         await TargetedUser.SendAsync(socket, "nobody", "offer", "{}");
         Assert.Contains("TARGET_NOT_FOUND", (await socket.ReceiveMessageAsync()).Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sigver_KeyTheTokenAllows_Joins_AnotherIs403_AndNoTokenIs401()
+    {
+        await using var gateway = await TestGateway.StartAsync(Settings());
+        var token = $"?access_token={Tokens.For("alice", ["room-1"])}";
+
+        var (member, isFirst) = await SigverClient.JoinAsync(gateway, "/sigver/room-1" + token);
+        await using var _ = member;
+        Assert.True(isFirst);
+        Assert.Equal(HttpStatusCode.Forbidden, (await gateway.RefusedHandshakeAsync("/sigver/room-2" + token)).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await gateway.RefusedHandshakeAsync("/sigver/room-1")).Status);
     }
 }

@@ -65,11 +65,16 @@ internal sealed class TargetedUser : IAsyncDisposable
         return socket;
     }
 
-    /// <summary>Registers and connects (<see cref="Socket"/>).</summary>
+    /// <summary>
+    /// Registers and connects (<see cref="Socket"/>), and waits until the relay routes to the session: it files the
+    /// session just after the handshake, so a message sent to it a moment earlier would find no target.
+    /// </summary>
     public static async Task<TargetedUser> RegisterAndConnectAsync(TestGateway gateway, string username)
     {
         var user = await RegisterAsync(gateway, username);
         await user.ConnectAsync();
+        var registry = gateway.GetService<Relay.Targeted.ITargetedRegistry>();
+        await Eventually.TrueAsync(() => registry.FindActive(username) is not null, $"{username}'s session is connected");
         return user;
     }
 
