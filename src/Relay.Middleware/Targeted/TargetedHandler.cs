@@ -399,50 +399,22 @@ internal sealed partial class TargetedHandler(
         {
             while (true)
             {
-                // Wait for the next frame without holding a buffer: an idle session costs no receive memory.
-                var first = await socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
-                if (first.MessageType == WebSocketMessageType.Close)
+                using var message = await PooledMessage.ReceiveAsync(socket, _maxMessageBytes).ConfigureAwait(false);
+                switch (message.Kind)
                 {
-                    return;
+                    case ReceivedKind.Close:
+                        return;
+                    case ReceivedKind.TooBig:
+                        registry.Disconnect(session);
+                        session.CloseByRelay(RelayCloseCodes.MessageTooBig, RejectionReason.MessageTooBig, TargetedCloseReason.MessageTooBig,
+                            $"Message larger than {_maxMessageBytes} bytes");
+                        await PooledMessage.DiscardUntilCloseAsync(socket).ConfigureAwait(false);
+                        return;
                 }
 
-                var buffer = ArrayPool<byte>.Shared.Rent(_maxMessageBytes);
-                try
+                if (!session.IsClosing)
                 {
-                    var length = 0;
-                    var end = first.EndOfMessage;
-                    while (!end)
-                    {
-                        if (length == _maxMessageBytes)
-                        {
-                            registry.Disconnect(session);
-                            session.CloseByRelay(RelayCloseCodes.MessageTooBig, RejectionReason.MessageTooBig, TargetedCloseReason.MessageTooBig,
-                                $"Message larger than {_maxMessageBytes} bytes");
-                            while ((await socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None).ConfigureAwait(false)).MessageType != WebSocketMessageType.Close)
-                            {
-                            }
-
-                            return;
-                        }
-
-                        var result = await socket.ReceiveAsync(buffer.AsMemory(length, _maxMessageBytes - length), CancellationToken.None).ConfigureAwait(false);
-                        if (result.MessageType == WebSocketMessageType.Close)
-                        {
-                            return;
-                        }
-
-                        length += result.Count;
-                        end = result.EndOfMessage;
-                    }
-
-                    if (!session.IsClosing)
-                    {
-                        HandleMessage(session, buffer.AsSpan(0, length), first.MessageType, scratch ??= new ArrayBufferWriter<byte>(256), ref writer);
-                    }
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    HandleMessage(session, message.Memory.Span, message.Type, scratch ??= new ArrayBufferWriter<byte>(256), ref writer);
                 }
             }
         }
