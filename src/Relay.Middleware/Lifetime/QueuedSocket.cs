@@ -16,10 +16,10 @@ internal enum EnqueueResult
 }
 
 /// <summary>
-/// A relay socket that other threads send to (an introduction peer, a rooms socket). What they send is
-/// queued, bounded in bytes, and sent by a single pump, which also sends the close frame: only the pump
-/// ever sends on the socket. The queue and the pump exist only while there is something to send, so an
-/// idle socket costs no buffers and no suspended task.
+/// A relay socket that other threads send to (an introduction peer, a rooms socket, a targeted-signaling
+/// session). What they send is queued, bounded in bytes, and sent by a single pump, which also sends the
+/// close frame: only the pump ever sends on the socket. The queue and the pump exist only while there is
+/// something to send, so an idle socket costs no buffers and no suspended task.
 /// </summary>
 internal abstract class QueuedSocket<T>
 {
@@ -134,6 +134,18 @@ internal abstract class QueuedSocket<T>
     /// </summary>
     public bool RequestClose(WebSocketCloseStatus status, string? reason, bool byRelay = true)
     {
+        var noCause = false;
+        return RequestClose(status, reason, byRelay, ref noCause, true);
+    }
+
+    /// <summary>
+    /// <see cref="RequestClose(WebSocketCloseStatus, string?, bool)"/> that also records why, for a subclass
+    /// that reports its closes by cause: if this call starts the close, <paramref name="cause"/> is set to
+    /// <paramref name="value"/> under the queue's lock, before the close frame can be sent, so whoever awaits
+    /// <see cref="CloseSent"/> reads the cause of the close that won.
+    /// </summary>
+    protected bool RequestClose<TCause>(WebSocketCloseStatus status, string? reason, bool byRelay, ref TCause cause, TCause value)
+    {
         bool startPump;
         lock (_gate)
         {
@@ -142,6 +154,7 @@ internal abstract class QueuedSocket<T>
                 return false;
             }
 
+            cause = value;
             _closeRequested = true;
             _closeByRelay = byRelay;
             _closeStatus = status;
@@ -163,7 +176,14 @@ internal abstract class QueuedSocket<T>
     /// <summary>Closes the socket because a limit was reached or input was refused: counted, logged, and the close code sent.</summary>
     public void CloseByRelay(int code, RejectionReason reason, string description)
     {
-        if (RequestClose((WebSocketCloseStatus)code, description))
+        var noCause = false;
+        CloseByRelay(code, reason, description, ref noCause, true);
+    }
+
+    /// <summary><see cref="CloseByRelay(int, RejectionReason, string)"/> that also records why, as <see cref="RequestClose{TCause}"/> does.</summary>
+    protected void CloseByRelay<TCause>(int code, RejectionReason reason, string description, ref TCause cause, TCause value)
+    {
+        if (RequestClose((WebSocketCloseStatus)code, description, byRelay: true, ref cause, value))
         {
             _metrics.Rejected(reason);
             LogClosedByRelay(code, reason);

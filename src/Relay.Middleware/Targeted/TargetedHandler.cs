@@ -284,7 +284,7 @@ internal sealed partial class TargetedHandler(
         var kicked = registry.RemoveAllActive();
         foreach (var session in kicked)
         {
-            session.CloseByRelay(RelayCloseCodes.TargetedSignaling, TargetedCloseReason.Kicked, rejection: null, Kicked);
+            session.Kick(Kicked);
         }
 
         Log.Kicked(logger, kicked.Count);
@@ -351,10 +351,10 @@ internal sealed partial class TargetedHandler(
                 Log.Connected(logger, username);
                 break;
             case ConnectResult.Unauthenticated:
-                session.CloseByRelay(RelayCloseCodes.TargetedSignaling, TargetedCloseReason.Unauthenticated, RejectionReason.Unauthenticated, Unauthenticated);
+                session.CloseByRelay(RelayCloseCodes.TargetedSignaling, RejectionReason.Unauthenticated, TargetedCloseReason.Unauthenticated, Unauthenticated);
                 break;
             case ConnectResult.AlreadyExists:
-                session.CloseByRelay(RelayCloseCodes.TargetedSignaling, TargetedCloseReason.AlreadyExists, RejectionReason.AlreadyExists, AlreadyExists);
+                session.CloseByRelay(RelayCloseCodes.TargetedSignaling, RejectionReason.AlreadyExists, TargetedCloseReason.AlreadyExists, AlreadyExists);
                 break;
         }
 
@@ -375,7 +375,7 @@ internal sealed partial class TargetedHandler(
             }
 
             // Answers the client's close frame (the original never did), or ends a dropped socket.
-            session.RequestClose(socket.CloseStatus ?? WebSocketCloseStatus.Empty, socket.CloseStatusDescription);
+            session.RequestClose(socket.CloseStatus ?? WebSocketCloseStatus.Empty, socket.CloseStatusDescription, byRelay: false);
             await session.CloseSent.ConfigureAwait(false);
             sessions.Remove(session);
             metrics.TargetedClosed(session.CloseReason ?? (socket.CloseStatus is null ? TargetedCloseReason.Dropped : TargetedCloseReason.ClientClosed));
@@ -399,50 +399,22 @@ internal sealed partial class TargetedHandler(
         {
             while (true)
             {
-                // Wait for the next frame without holding a buffer: an idle session costs no receive memory.
-                var first = await socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
-                if (first.MessageType == WebSocketMessageType.Close)
+                using var message = await PooledMessage.ReceiveAsync(socket, _maxMessageBytes).ConfigureAwait(false);
+                switch (message.Kind)
                 {
-                    return;
+                    case ReceivedKind.Close:
+                        return;
+                    case ReceivedKind.TooBig:
+                        registry.Disconnect(session);
+                        session.CloseByRelay(RelayCloseCodes.MessageTooBig, RejectionReason.MessageTooBig, TargetedCloseReason.MessageTooBig,
+                            $"Message larger than {_maxMessageBytes} bytes");
+                        await PooledMessage.DiscardUntilCloseAsync(socket).ConfigureAwait(false);
+                        return;
                 }
 
-                var buffer = ArrayPool<byte>.Shared.Rent(_maxMessageBytes);
-                try
+                if (!session.IsClosing)
                 {
-                    var length = 0;
-                    var end = first.EndOfMessage;
-                    while (!end)
-                    {
-                        if (length == _maxMessageBytes)
-                        {
-                            registry.Disconnect(session);
-                            session.CloseByRelay(RelayCloseCodes.MessageTooBig, TargetedCloseReason.MessageTooBig, RejectionReason.MessageTooBig,
-                                $"Message larger than {_maxMessageBytes} bytes");
-                            while ((await socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None).ConfigureAwait(false)).MessageType != WebSocketMessageType.Close)
-                            {
-                            }
-
-                            return;
-                        }
-
-                        var result = await socket.ReceiveAsync(buffer.AsMemory(length, _maxMessageBytes - length), CancellationToken.None).ConfigureAwait(false);
-                        if (result.MessageType == WebSocketMessageType.Close)
-                        {
-                            return;
-                        }
-
-                        length += result.Count;
-                        end = result.EndOfMessage;
-                    }
-
-                    if (!session.IsClosing)
-                    {
-                        HandleMessage(session, buffer.AsSpan(0, length), first.MessageType, scratch ??= new ArrayBufferWriter<byte>(256), ref writer);
-                    }
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    HandleMessage(session, message.Memory.Span, message.Type, scratch ??= new ArrayBufferWriter<byte>(256), ref writer);
                 }
             }
         }
@@ -478,7 +450,7 @@ internal sealed partial class TargetedHandler(
     /// <summary>Queues a message; a session closed for a full queue is forgotten at once, so its user can reconnect while its close handshake runs.</summary>
     private bool Deliver(TargetedSession session, OutboundMessage message)
     {
-        if (session.TryEnqueue(message))
+        if (session.TrySend(message))
         {
             return true;
         }

@@ -126,12 +126,15 @@ public sealed class TargetedConnectTests : IAsyncLifetime
     [Fact]
     public async Task Connect_WithNoCookie_IsClosedWith4000Unauthenticated()
     {
+        using var recorder = new MetricRecorder(_gateway.Services);
         using var socket = await _gateway.ConnectAsync("/v1/connect");
 
         var (status, description) = await socket.ReceiveCloseAsync();
 
         Assert.Equal(4000, (int?)status);
         Assert.Equal("UNAUTHENTICATED", description);
+        await socket.CloseQuietlyAsync();
+        await Eventually.TrueAsync(() => ClosesFor(recorder, "unauthenticated") == 1, "the refused session's end is counted as unauthenticated");
     }
 
     [Fact]
@@ -145,6 +148,7 @@ public sealed class TargetedConnectTests : IAsyncLifetime
     [Fact]
     public async Task SecondSession_IsClosedWith4000AlreadyExists_AndTheFirstStays()
     {
+        using var recorder = new MetricRecorder(_gateway.Services);
         await using var alice = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
         var first = alice.Socket;
 
@@ -155,11 +159,15 @@ public sealed class TargetedConnectTests : IAsyncLifetime
         Assert.Equal("ALREADY_EXISTS", description);
         await TargetedUser.SendAsync(first, "alice", "still", "true");
         Assert.Equal("""{"originator":"alice","target":"alice","type":"still","payload":true}""", (await first.ReceiveMessageAsync()).Text);
+        await second.CloseQuietlyAsync();
+        await Eventually.TrueAsync(() => ClosesFor(recorder, "already_exists") == 1, "the refused session's end is counted as already_exists");
+        second.Dispose();
     }
 
     [Fact]
     public async Task ClientClose_IsAnswered_AndTheUserIsForgottenAtOnce_SoAReconnectWorks()
     {
+        using var recorder = new MetricRecorder(_gateway.Services);
         await using var alice = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
 
         // CloseAsync completes only when the relay answers the close frame (the original never did).
@@ -172,6 +180,7 @@ public sealed class TargetedConnectTests : IAsyncLifetime
         Assert.Equal(WebSocketCloseStatus.NormalClosure, alice.Socket.CloseStatus);
         alice.Socket.Dispose();
         Assert.Equal(0, Registry.ActiveCount);
+        await Eventually.TrueAsync(() => ClosesFor(recorder, "client_closed") == 1, "the end is counted as client_closed");
 
         var again = await alice.ConnectAsync();
         await TargetedUser.SendAsync(again, "alice", "back", "1");
@@ -197,6 +206,7 @@ public sealed class TargetedConnectTests : IAsyncLifetime
     [Fact]
     public async Task Kick_ClosesEveryActiveSocketWith4000Kicked_AndTheirUsersReconnect()
     {
+        using var recorder = new MetricRecorder(_gateway.Services);
         await using var alice = await TargetedUser.RegisterAndConnectAsync(_gateway, "alice");
         await using var bob = await TargetedUser.RegisterAndConnectAsync(_gateway, "bob");
         using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/kick-active-users");
@@ -214,6 +224,10 @@ public sealed class TargetedConnectTests : IAsyncLifetime
             kicked.Dispose();
         }
 
+        // Counted as kicks, not refusals: the kicked clients did nothing wrong.
+        await Eventually.TrueAsync(() => ClosesFor(recorder, "kicked") == 2, "both kicked sessions' ends are counted as kicked");
+        Assert.Equal(0, recorder.Sum("relay.rejected_connections"));
+
         // New sessions are not undone by the old ones ending (the original's later close deleted them).
         var aliceAgain = await alice.ConnectAsync();
         var bobAgain = await bob.ConnectAsync();
@@ -221,4 +235,7 @@ public sealed class TargetedConnectTests : IAsyncLifetime
         Assert.Equal("""{"originator":"alice","target":"bob","type":"back","payload":1}""", (await bobAgain.ReceiveMessageAsync()).Text);
         Assert.Equal(2, Registry.ActiveCount);
     }
+
+    private static double ClosesFor(MetricRecorder recorder, string reason) =>
+        recorder.Sum("relay.targeted.closes", "relay.targeted.close_reason", reason);
 }

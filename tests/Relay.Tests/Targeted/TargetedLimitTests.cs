@@ -30,6 +30,7 @@ public sealed class TargetedLimitTests
     public async Task MessageOverMaxMessageBytes_ClosesTheSenderWith4413_AndOthersGoOn()
     {
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Relay:Targeted:MaxMessageBytes"] = "1024" });
+        using var recorder = new MetricRecorder(gateway.Services);
         await using var alice = await TargetedUser.RegisterAndConnectAsync(gateway, "alice");
         await using var bob = await TargetedUser.RegisterAndConnectAsync(gateway, "bob");
 
@@ -44,6 +45,9 @@ public sealed class TargetedLimitTests
         Assert.Equal(4413, (int?)status);
         alice.Socket.Dispose();
         await Eventually.TrueAsync(() => gateway.GetService<ITargetedRegistry>().ActiveCount == 1, "alice's session is gone");
+        Assert.Equal(1, recorder.Sum("relay.rejected_connections", "error.type", "message_too_big"));
+        await Eventually.TrueAsync(
+            () => recorder.Sum("relay.targeted.closes", "relay.targeted.close_reason", "message_too_big") == 1, "alice's end is counted as message_too_big");
         await TargetedUser.SendAsync(bob.Socket, "bob", "still", "1");
         Assert.Equal("""{"originator":"bob","target":"bob","type":"still","payload":1}""", (await bob.Socket.ReceiveMessageAsync()).Text);
     }
