@@ -111,7 +111,11 @@ internal sealed partial class RelaySocketAcceptor(
     public Task RefuseAsync(HttpContext context, int statusCode, RejectionReason reason, string message)
     {
         metrics.Rejected(reason);
-        Log.Refused(logger, PathForLog(context), statusCode, reason);
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.Refused(logger, PathForLog(context), statusCode, reason);
+        }
+
         context.Response.StatusCode = statusCode;
         context.Response.ContentType = "text/plain; charset=utf-8";
         return context.Response.WriteAsync(message, context.RequestAborted);
@@ -121,7 +125,7 @@ internal sealed partial class RelaySocketAcceptor(
     private static string PathForLog(HttpContext context)
     {
         var path = context.Request.Path.ToString();
-        return context.GetRouteValue(Microsoft.Extensions.DependencyInjection.RelayAuthenticationBuilderExtensions.AccessTokenName) is string { Length: > 0 } token
+        return context.GetRouteValue(RelayAuthenticationBuilderExtensions.AccessTokenName) is string { Length: > 0 } token
             ? path.Replace(token, "***", StringComparison.Ordinal)
             : path;
     }
