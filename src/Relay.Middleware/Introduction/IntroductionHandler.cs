@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net.WebSockets;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http;
@@ -26,9 +25,6 @@ internal sealed partial class IntroductionHandler(
     RelayMetrics metrics,
     ILogger<IntroductionHandler> logger)
 {
-    // Small first buffer: most messages are a Join of a few ids; it grows to the limit when needed.
-    private const int InitialMessageBufferSize = 1024;
-
     private readonly int _maxMessageBytes = options.Introduction.MaxMessageBytes;
     private readonly int _maxDocumentsPerMessage = options.Introduction.MaxDocumentsPerMessage;
 
@@ -90,60 +86,20 @@ internal sealed partial class IntroductionHandler(
         MessageScratch? scratch = null;
         while (true)
         {
-            // Wait for the next frame without holding a buffer: an idle peer costs no receive memory.
-            var first = await socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
-            if (first.MessageType == WebSocketMessageType.Close)
+            // Waits for the next frame without holding a buffer: an idle peer costs no receive memory.
+            using var message = await PooledMessage.ReceiveAsync(socket, _maxMessageBytes).ConfigureAwait(false);
+            switch (message.Kind)
             {
-                return;
+                case ReceivedKind.Close:
+                    return;
+                case ReceivedKind.TooBig:
+                    session.CloseByRelay(RelayCloseCodes.MessageTooBig, RejectionReason.MessageTooBig, $"Message larger than {_maxMessageBytes} bytes");
+                    await PooledMessage.DiscardUntilCloseAsync(socket).ConfigureAwait(false);
+                    return;
             }
 
             session.Touch();
-            if (first.EndOfMessage)
-            {
-                await HandleMessageAsync(session, user, ReadOnlyMemory<byte>.Empty, first.MessageType, scratch ??= new MessageScratch()).ConfigureAwait(false);
-                continue;
-            }
-
-            var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(InitialMessageBufferSize, _maxMessageBytes));
-            try
-            {
-                var length = 0;
-                while (true)
-                {
-                    // Pooled arrays may be larger than asked for; never read past the message limit.
-                    var limit = Math.Min(buffer.Length, _maxMessageBytes);
-                    if (length == limit)
-                    {
-                        if (length == _maxMessageBytes)
-                        {
-                            session.CloseByRelay(RelayCloseCodes.MessageTooBig, RejectionReason.MessageTooBig, $"Message larger than {_maxMessageBytes} bytes");
-                            await DiscardUntilCloseAsync(socket, buffer).ConfigureAwait(false);
-                            return;
-                        }
-
-                        buffer = Grow(buffer, length);
-                        limit = Math.Min(buffer.Length, _maxMessageBytes);
-                    }
-
-                    var result = await socket.ReceiveAsync(buffer.AsMemory(length, limit - length), CancellationToken.None).ConfigureAwait(false);
-                    if (result.MessageType == WebSocketMessageType.Close)
-                    {
-                        return;
-                    }
-
-                    length += result.Count;
-                    if (result.EndOfMessage)
-                    {
-                        break;
-                    }
-                }
-
-                await HandleMessageAsync(session, user, buffer.AsMemory(0, length), first.MessageType, scratch ??= new MessageScratch()).ConfigureAwait(false);
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
+            await HandleMessageAsync(session, user, message.Memory, message.Type, scratch ??= new MessageScratch()).ConfigureAwait(false);
         }
     }
 
@@ -256,22 +212,6 @@ internal sealed partial class IntroductionHandler(
         }
 
         return true;
-    }
-
-    private byte[] Grow(byte[] buffer, int length)
-    {
-        var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _maxMessageBytes));
-        buffer.AsSpan(0, length).CopyTo(larger);
-        ArrayPool<byte>.Shared.Return(buffer);
-        return larger;
-    }
-
-    /// <summary>After refusing a message, reads and drops frames until the peer answers our close.</summary>
-    private static async Task DiscardUntilCloseAsync(WebSocket socket, byte[] buffer)
-    {
-        while ((await socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None).ConfigureAwait(false)).MessageType != WebSocketMessageType.Close)
-        {
-        }
     }
 
     /// <summary>What one session reuses from message to message.</summary>

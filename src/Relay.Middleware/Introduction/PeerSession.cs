@@ -11,7 +11,7 @@ namespace Relay.Introduction;
 /// so they are queued and sent by the single pump of <see cref="QueuedSocket{T}"/>, capped at
 /// <see cref="RelayIntroductionOptions.MaxQueuedBytes"/>.
 /// </summary>
-internal sealed partial class PeerSession : QueuedSocket<OutboundMessage>, IRelaySession
+internal sealed partial class PeerSession : QueuedMessageSocket, IRelaySession
 {
     private readonly RelaySessions _sessions;
     private readonly ILogger _logger;
@@ -61,13 +61,6 @@ internal sealed partial class PeerSession : QueuedSocket<OutboundMessage>, IRela
 
     /// <summary>Any message from the peer restarts its idle clock.</summary>
     public void Touch() => Volatile.Write(ref _idleDeadline, _sessions.DeadlineAfter(_idleTimeout));
-
-    protected override int SizeOf(OutboundMessage item) => item.Length;
-
-    protected override ValueTask SendAsync(OutboundMessage item) =>
-        Socket.SendAsync(item.Payload, item.Type, endOfMessage: true, CancellationToken.None);
-
-    protected override void Release(OutboundMessage item) => item.Release();
 
     protected override void LogSendFailed(Exception exception) => Log.SendFailed(_logger, PeerId, exception);
 

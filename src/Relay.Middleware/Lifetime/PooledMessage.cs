@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.WebSockets;
+using System.Runtime.CompilerServices;
 
 namespace Relay.Lifetime;
 
@@ -43,6 +44,11 @@ internal readonly struct PooledMessage : IDisposable
 
     public ReadOnlyMemory<byte> Memory => _buffer is null ? ReadOnlyMemory<byte>.Empty : _buffer.AsMemory(0, Length);
 
+    /// <summary>
+    /// Receives the next message (at most <paramref name="maxBytes"/>). The state machine is pooled: a socket's
+    /// every message awaits here, so this path allocates nothing per message.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<PooledMessage> ReceiveAsync(WebSocket socket, int maxBytes)
     {
         var first = await socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using System.Net.WebSockets;
+using Relay.Protocol;
 using Relay.Telemetry;
 
 namespace Relay.Lifetime;
@@ -304,4 +305,16 @@ internal abstract class QueuedSocket<T>
             Release(item);
         }
     }
+}
+
+/// <summary>A <see cref="QueuedSocket{T}"/> whose items are whole messages in pooled buffers, given back once sent or dropped.</summary>
+internal abstract class QueuedMessageSocket(WebSocket socket, RelaySessions sessions, RelayMetrics metrics, int maxQueuedBytes, TimeSpan closeTimeout)
+    : QueuedSocket<OutboundMessage>(socket, sessions, metrics, maxQueuedBytes, closeTimeout)
+{
+    protected sealed override int SizeOf(OutboundMessage item) => item.Length;
+
+    protected sealed override ValueTask SendAsync(OutboundMessage item) =>
+        Socket.SendAsync(item.Payload, item.Type, endOfMessage: true, CancellationToken.None);
+
+    protected sealed override void Release(OutboundMessage item) => item.Release();
 }

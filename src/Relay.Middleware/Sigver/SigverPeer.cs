@@ -12,7 +12,7 @@ namespace Relay.Sigver;
 /// frame. Its place in a group (member, joiner, bindings) is owned by <see cref="ISigverGroups"/> and guarded
 /// by its key's lock.
 /// </summary>
-internal sealed partial class SigverPeer : QueuedSocket<OutboundMessage>, IRelaySession
+internal sealed partial class SigverPeer : QueuedMessageSocket, IRelaySession
 {
     /// <summary>Server heartbeats in a row without one from the peer after which it is closed with 4002.</summary>
     public const int MaxMissedHeartbeats = 3;
@@ -106,13 +106,6 @@ internal sealed partial class SigverPeer : QueuedSocket<OutboundMessage>, IRelay
         Log.ClosedByRelay(_logger, Key, code, description);
         return true;
     }
-
-    protected override int SizeOf(OutboundMessage item) => item.Length;
-
-    protected override ValueTask SendAsync(OutboundMessage item) =>
-        Socket.SendAsync(item.Payload, item.Type, endOfMessage: true, CancellationToken.None);
-
-    protected override void Release(OutboundMessage item) => item.Release();
 
     protected override void LogSendFailed(Exception exception) => Log.SendFailed(_logger, Key, exception);
 

@@ -13,7 +13,7 @@ namespace Relay.Targeted;
 /// falls too far behind is closed with 4429 instead. Every close the relay starts records its
 /// <see cref="TargetedCloseReason"/>, for <c>relay.targeted.closes</c>.
 /// </summary>
-internal sealed partial class TargetedSession : QueuedSocket<OutboundMessage>, IRelaySession
+internal sealed partial class TargetedSession : QueuedMessageSocket, IRelaySession
 {
     private readonly ILogger _logger;
 
@@ -65,13 +65,6 @@ internal sealed partial class TargetedSession : QueuedSocket<OutboundMessage>, I
             Log.ClosedByRelay(_logger, Username, RelayCloseCodes.TargetedSignaling, TargetedCloseReason.Kicked.ToTag());
         }
     }
-
-    protected override int SizeOf(OutboundMessage item) => item.Length;
-
-    protected override ValueTask SendAsync(OutboundMessage item) =>
-        Socket.SendAsync(item.Payload, item.Type, endOfMessage: true, CancellationToken.None);
-
-    protected override void Release(OutboundMessage item) => item.Release();
 
     protected override void LogSendFailed(Exception exception) => Log.SendFailed(_logger, Username, exception);
 
