@@ -62,6 +62,15 @@ internal sealed class MetricRecorder : IDisposable
         return source.Where(m => tag is null || (m.Tags.TryGetValue(tag, out var v) && Equals(v, tagValue))).Sum(m => m.Value);
     }
 
+    /// <summary>
+    /// Waits until <see cref="Sum"/> is <paramref name="expected"/>, failing at the test timeout: the relay counts
+    /// a message once it has handed it to the recipient's send queue, which can be a moment after the recipient
+    /// already has it.
+    /// </summary>
+    public Task SumReachesAsync(double expected, string instrument, string? tag = null, object? tagValue = null) =>
+        Eventually.TrueAsync(() => Sum(instrument, tag, tagValue) == expected,
+            $"{instrument}{(tag is null ? "" : $"{{{tag}={tagValue}}}")} is {expected} (last {Sum(instrument, tag, tagValue)})");
+
     /// <summary>How many measurements a synchronous instrument made, or how many series an observable one reports.</summary>
     public int Count(string instrument)
     {

@@ -193,7 +193,7 @@ public sealed class RoomsTests
         AssertPacket(await fresh.ReceivePacketAsync(), "connect", "bob", "room", "false");
         await fresh.SendPacketAsync("ping", "bob", "room");
         AssertPacket(await fresh.ReceivePacketAsync(), "ping", "bob", "room", """["alice","bob"]""");
-        Assert.Equal(1, recorder.Sum("relay.rejected_connections", "error.type", "replaced"));
+        await recorder.SumReachesAsync(1, "relay.rejected_connections", "error.type", "replaced");
     }
 
     [Theory]
@@ -261,10 +261,10 @@ public sealed class RoomsTests
         await alice.SendPacketAsync("connect", "alice", "room");
         AssertPacket(await alice.ReceivePacketAsync(), "connect", "alice", "room", "false");
         AssertPacket(await bob.ReceivePacketAsync(), "connect", "alice", "room", "false");
-        Assert.Equal(invalidJson.Length, recorder.Sum("relay.rooms.bad_packets", "error.type", "invalid_json"));
-        Assert.Equal(malformed.Length, recorder.Sum("relay.rooms.bad_packets", "error.type", "malformed"));
-        Assert.Equal(unknownEvent.Length, recorder.Sum("relay.rooms.bad_packets", "error.type", "unknown_event"));
-        Assert.Equal(notMember.Length, recorder.Sum("relay.rooms.bad_packets", "error.type", "not_member"));
+        await recorder.SumReachesAsync(invalidJson.Length, "relay.rooms.bad_packets", "error.type", "invalid_json");
+        await recorder.SumReachesAsync(malformed.Length, "relay.rooms.bad_packets", "error.type", "malformed");
+        await recorder.SumReachesAsync(unknownEvent.Length, "relay.rooms.bad_packets", "error.type", "unknown_event");
+        await recorder.SumReachesAsync(notMember.Length, "relay.rooms.bad_packets", "error.type", "not_member");
         Assert.Equal(2, Rooms(gateway).UserCount);
     }
 
@@ -290,7 +290,7 @@ public sealed class RoomsTests
         AssertPacket(await alice.ReceivePacketAsync(), "connect", "alice", "room", "true");
         var broadcast = await alice.ReceivePacketAsync();
         Assert.Equal(1, (int?)broadcast["Payload"]!["n"]);
-        Assert.Equal(badFrames.Length, recorder.Sum("relay.rooms.bad_packets", "error.type", "bad_framing"));
+        await recorder.SumReachesAsync(badFrames.Length, "relay.rooms.bad_packets", "error.type", "bad_framing");
     }
 
     [Fact]
@@ -308,16 +308,16 @@ public sealed class RoomsTests
         await bob.SendPacketAsync("ping", "bob", "room");
         await bob.ReceivePacketAsync();
 
-        Assert.Equal(1, recorder.Sum("relay.rooms.rooms"));
-        Assert.Equal(2, recorder.Sum("relay.rooms.users"));
-        Assert.Equal(3, recorder.Sum("relay.rooms.packets", "relay.rooms.event", "connect"));
-        Assert.Equal(2, recorder.Sum("relay.rooms.packets", "relay.rooms.event", "broadcast"));
-        Assert.Equal(1, recorder.Sum("relay.rooms.packets", "relay.rooms.event", "ping"));
+        await recorder.SumReachesAsync(1, "relay.rooms.rooms");
+        await recorder.SumReachesAsync(2, "relay.rooms.users");
+        await recorder.SumReachesAsync(3, "relay.rooms.packets", "relay.rooms.event", "connect");
+        await recorder.SumReachesAsync(2, "relay.rooms.packets", "relay.rooms.event", "broadcast");
+        await recorder.SumReachesAsync(1, "relay.rooms.packets", "relay.rooms.event", "ping");
 
         await bob.SendPacketAsync("disconnect", "bob", "room");
         await alice.ReceivePacketAsync();
-        Assert.Equal(1, recorder.Sum("relay.rooms.packets", "relay.rooms.event", "disconnect"));
-        Assert.Equal(1, recorder.Sum("relay.rooms.users"));
+        await recorder.SumReachesAsync(1, "relay.rooms.packets", "relay.rooms.event", "disconnect");
+        await recorder.SumReachesAsync(1, "relay.rooms.users");
     }
 
     [Fact]

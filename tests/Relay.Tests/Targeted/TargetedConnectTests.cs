@@ -73,7 +73,7 @@ public sealed class TargetedConnectTests : IAsyncLifetime
         await TargetedUser.SendAsync(alice.Socket, target, "offer", "{}");
 
         Assert.Equal("""{"target":"","type":"TARGET_NOT_FOUND","payload":null}""", (await alice.Socket.ReceiveMessageAsync()).Text);
-        Assert.Equal(1, recorder.Sum("relay.targeted.messages", "relay.targeted.result", "target_not_found"));
+        await recorder.SumReachesAsync(1, "relay.targeted.messages", "relay.targeted.result", "target_not_found");
     }
 
     [Theory]
@@ -95,7 +95,7 @@ public sealed class TargetedConnectTests : IAsyncLifetime
         await TargetedUser.SendAsync(alice.Socket, "bob", "after", "1");
 
         Assert.Equal("""{"originator":"alice","target":"bob","type":"after","payload":1}""", (await bob.Socket.ReceiveMessageAsync()).Text);
-        Assert.Equal(1, recorder.Sum("relay.targeted.messages", "relay.targeted.result", "malformed"));
+        await recorder.SumReachesAsync(1, "relay.targeted.messages", "relay.targeted.result", "malformed");
     }
 
     [Fact]
@@ -200,7 +200,7 @@ public sealed class TargetedConnectTests : IAsyncLifetime
         var again = await alice.ConnectAsync();
         await TargetedUser.SendAsync(again, "alice", "back", "1");
         Assert.Equal("""{"originator":"alice","target":"alice","type":"back","payload":1}""", (await again.ReceiveMessageAsync()).Text);
-        Assert.Equal(1, recorder.Sum("relay.targeted.closes", "relay.targeted.close_reason", "dropped"));
+        await recorder.SumReachesAsync(1, "relay.targeted.closes", "relay.targeted.close_reason", "dropped");
     }
 
     [Fact]

@@ -45,7 +45,7 @@ public sealed class TargetedLimitTests
         Assert.Equal(4413, (int?)status);
         alice.Socket.Dispose();
         await Eventually.TrueAsync(() => gateway.GetService<ITargetedRegistry>().ActiveCount == 1, "alice's session is gone");
-        Assert.Equal(1, recorder.Sum("relay.rejected_connections", "error.type", "message_too_big"));
+        await recorder.SumReachesAsync(1, "relay.rejected_connections", "error.type", "message_too_big");
         await Eventually.TrueAsync(
             () => recorder.Sum("relay.targeted.closes", "relay.targeted.close_reason", "message_too_big") == 1, "alice's end is counted as message_too_big");
         await TargetedUser.SendAsync(bob.Socket, "bob", "still", "1");
