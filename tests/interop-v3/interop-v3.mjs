@@ -12,14 +12,10 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { build } from "esbuild"
 import { WebSocket } from "ws"
+import { connectAndExchange as exchange, deadline as scenarioDeadline, log, next } from "../interop-shared/scenario.mjs"
 
 const url = process.argv[2]
-const deadline = setTimeout(() => fail("scenario timed out"), 20_000)
-const log = event => console.log(JSON.stringify(event))
-function fail(reason) {
-  log({ event: "failed", reason })
-  process.exit(1)
-}
+const deadline = scenarioDeadline()
 
 globalThis.WebSocket = WebSocket
 const here = dirname(fileURLToPath(import.meta.url))
@@ -37,36 +33,8 @@ writeFileSync(bundled, bundle.outputFiles[0].contents)
 const { Client } = createRequire(import.meta.url)(bundled)
 rmSync(folder, { recursive: true, force: true })
 
-/** Resolves with the next `name` event of `emitter` matching `predicate`. */
-const next = (emitter, name, predicate = () => true) =>
-  new Promise(resolve => {
-    const handler = payload => {
-      if (predicate(payload)) {
-        emitter.off(name, handler)
-        resolve(payload)
-      }
-    }
-    emitter.on(name, handler)
-  })
-
-/** Resolves with the next message on a peer socket, as text. */
-const nextMessage = socket =>
-  new Promise(resolve =>
-    socket.addEventListener("message", event => resolve(Buffer.from(event.data).toString("utf8")), { once: true }))
-
-/** Both clients get `peer.connect` for `documentId`, then exchange one message each way through the relay. */
-async function connectAndExchange(alice, bob, documentId, round) {
-  const [atAlice, atBob] = await Promise.all([
-    next(alice, "peer.connect", e => e.documentId === documentId),
-    next(bob, "peer.connect", e => e.documentId === documentId),
-  ])
-  log({ event: "peer.connect", round, alice: atAlice.userName, bob: atBob.userName })
-  const aliceGets = nextMessage(atAlice.socket)
-  const bobGets = nextMessage(atBob.socket)
-  atAlice.socket.send(`alice→bob ${round}`)
-  atBob.socket.send(`bob→alice ${round}`)
-  log({ event: "exchanged", round, alice: await aliceGets, bob: await bobGets })
-}
+const connectAndExchange = (alice, bob, documentId, round) =>
+  exchange(alice, bob, documentId, round, "peer.connect", e => e.userName)
 
 const documentId = "interop-v3-doc"
 const alice = new Client({ userName: "alice", url, documentIds: [documentId] })

@@ -1,47 +1,16 @@
 // Drives the real @localfirst/relay 4.2.2 client (dist/Client.js) against a relay whose URL is the
-// first argument (alice's; bob's is the second when they differ, as base URLs carrying each one's token do). Prints one JSON line per observed event; exits 0 when the whole scenario passed.
+// first argument (alice's; bob's is the second when they differ, as base URLs carrying each one's token do).
+// Prints one JSON line per observed event; exits 0 when the whole scenario passed.
 // Every step waits for the event it needs; nothing waits on a timer except the overall deadline.
 import { Client } from "@localfirst/relay/Client.js"
+import { connectAndExchange as exchange, deadline as scenarioDeadline, log, next } from "../interop-shared/scenario.mjs"
 
 const url = process.argv[2]
 const bobUrl = process.argv[3] ?? url
-const deadline = setTimeout(() => fail("scenario timed out"), 20_000)
-const log = event => console.log(JSON.stringify(event))
-function fail(reason) {
-  log({ event: "failed", reason })
-  process.exit(1)
-}
+const deadline = scenarioDeadline()
 
-/** Resolves with the next `name` event of `emitter` matching `predicate`. */
-const next = (emitter, name, predicate = () => true) =>
-  new Promise(resolve => {
-    const handler = payload => {
-      if (predicate(payload)) {
-        emitter.off(name, handler)
-        resolve(payload)
-      }
-    }
-    emitter.on(name, handler)
-  })
-
-/** Resolves with the next message on a peer socket, as text. */
-const nextMessage = socket =>
-  new Promise(resolve =>
-    socket.addEventListener("message", event => resolve(Buffer.from(event.data).toString("utf8")), { once: true }))
-
-/** Both clients connect to each other about `documentId`, then exchange one message each way. */
-async function connectAndExchange(alice, bob, documentId, round) {
-  const [atAlice, atBob] = await Promise.all([
-    next(alice, "peer-connect", e => e.documentId === documentId),
-    next(bob, "peer-connect", e => e.documentId === documentId),
-  ])
-  log({ event: "peer-connect", round, alice: atAlice.peerId, bob: atBob.peerId })
-  const aliceGets = nextMessage(atAlice.socket)
-  const bobGets = nextMessage(atBob.socket)
-  atAlice.socket.send(`alice→bob ${round}`)
-  atBob.socket.send(`bob→alice ${round}`)
-  log({ event: "exchanged", round, alice: await aliceGets, bob: await bobGets })
-}
+const connectAndExchange = (alice, bob, documentId, round) =>
+  exchange(alice, bob, documentId, round, "peer-connect", e => e.peerId)
 
 const documentId = "interop-doc"
 let alice = new Client({ peerId: "alice", url, documentIds: [documentId] })
