@@ -4,11 +4,12 @@
 #   bench/run.sh            full run (~17 minutes on 2 cores): 3 repetitions of every scenario
 #   bench/run.sh --quick    smoke test (~2 minutes): small sizes, one repetition
 #
-# Builds the gateway in Release, installs the reference server @localfirst/relay 4.2.2 (pinned by
-# bench/package-lock.json), socat and gnuplot when missing, then runs bench/Relay.Bench, which starts
-# every server itself and drives the same load at each. Results: bench/results/<UTC time>/ (results.md,
-# results.json, chart.png, logs/), and bench/results/latest pointing at them. Other options are passed
-# to Relay.Bench (e.g. --scenarios pipe,latency --reps 5); it exits 1 if anything was lost or reordered.
+# Builds the gateway in Release, installs the reference server @localfirst/relay 4.2.2 and ws for the
+# Node pipe driver bench/pipe-driver.mjs (pinned by bench/package-lock.json), socat and gnuplot when
+# missing, then runs bench/Relay.Bench, which starts every server itself and drives the same load at each.
+# Results: bench/results/<UTC time>/ (results.md, results.json, chart.png, logs/), and bench/results/latest
+# pointing at them. Other options are passed to Relay.Bench (e.g. --scenarios pipe,latency --reps 5); it
+# exits 1 if anything was lost or reordered.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -23,7 +24,7 @@ if ((${#missing[@]})); then
     || { "${sudo_cmd[@]}" apt-get update -q >/dev/null && "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; }
 fi
 
-echo "Installing the reference server (npm install in bench/, versions pinned by package-lock.json)..." >&2
+echo "Installing the reference server and ws (npm install in bench/, versions pinned by package-lock.json)..." >&2
 # Not `npm ci`: the lock was resolved against a registry mirror that lacks msgpackr-extract's darwin and
 # win32 builds (optional), so npm ci calls it out of sync; npm install keeps every version the lock pins.
 npm install --prefix bench --no-audit --no-fund --loglevel=error >&2
@@ -48,6 +49,7 @@ BENCH_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown) \
     --gateway src/Relay.Gateway/bin/Release/net10.0/Relay.Gateway.dll \
     --reference bench/node_modules/@localfirst/relay/dist/start.js \
     --bind-loopback bench/bind-loopback.mjs \
+    --node-driver bench/pipe-driver.mjs \
     --out "$out" "$@" || status=$?
 
 if [[ -f $out/chart/storm.dat ]]; then

@@ -19,6 +19,9 @@ internal sealed class BenchConfig
 
     public required string BindLoopbackScript { get; init; }
 
+    /// <summary>bench/pipe-driver.mjs: the pipe scenario's Node ws clients (its bench/node_modules holds ws).</summary>
+    public required string NodeDriverScript { get; init; }
+
     public string Socat { get; init; } = "socat";
 
     public required string OutputDirectory { get; init; }
@@ -112,6 +115,7 @@ internal sealed class BenchConfig
             GatewayDll = Path.GetFullPath(Required("--gateway")),
             ReferenceScript = Path.GetFullPath(Required("--reference")),
             BindLoopbackScript = Path.GetFullPath(Required("--bind-loopback")),
+            NodeDriverScript = Path.GetFullPath(Required("--node-driver")),
             Socat = Optional("--socat") ?? "socat",
             OutputDirectory = Path.GetFullPath(Required("--out")),
             Quick = quick,

@@ -16,7 +16,7 @@ try
 catch (ArgumentException ex)
 {
     Console.Error.WriteLine(ex.Message);
-    Console.Error.WriteLine("usage: Relay.Bench --gateway <Relay.Gateway.dll> --reference <dist/start.js> --bind-loopback <bind-loopback.mjs> --out <dir>");
+    Console.Error.WriteLine("usage: Relay.Bench --gateway <Relay.Gateway.dll> --reference <dist/start.js> --bind-loopback <bind-loopback.mjs> --node-driver <pipe-driver.mjs> --out <dir>");
     Console.Error.WriteLine("         [--quick] [--reps N] [--scenarios pipe,storm,idle,pairing,latency] [--targets relay,reference,floor]");
     Console.Error.WriteLine("         [--storm-peers 2000,8000,16000,64000] [--idle-peers 20000] [--reference-limit 60] [--socat path] [--warmup seconds]");
     Console.Error.WriteLine("         [--gateway-args '--Relay:X=Y ...'] [--gateway-env NAME=VALUE,...]");
@@ -33,10 +33,11 @@ var environment = new Dictionary<string, string>
     ["machine"] = $"{Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1L << 30)} GiB, {Describe("uname", "-sr")}",
     ["dotnet"] = Environment.Version.ToString(),
     ["node"] = Describe("node", "--version"),
+    ["ws"] = PackageVersion(Path.Combine(Path.GetDirectoryName(config.NodeDriverScript)!, "node_modules", "ws", "package.json")),
     ["socat"] = Describe(config.Socat, "-V", line => line.StartsWith("socat version", StringComparison.Ordinal)).Replace("socat version ", "", StringComparison.Ordinal),
     ["open_files_limit"] = config.MaxPeersPerProcess == long.MaxValue ? "unlimited" : (config.MaxPeersPerProcess + 500).ToString(CultureInfo.InvariantCulture),
 };
-Console.Error.WriteLine($"Relay benchmark: {environment["machine"]}; .NET {environment["dotnet"]}, Node {environment["node"]}, socat {environment["socat"]}; open files limit {environment["open_files_limit"]}");
+Console.Error.WriteLine($"Relay benchmark: {environment["machine"]}; .NET {environment["dotnet"]}, Node {environment["node"]} (ws {environment["ws"]}), socat {environment["socat"]}; open files limit {environment["open_files_limit"]}");
 Console.Error.WriteLine($"  scenarios {string.Join(",", config.Scenarios)}; {config.Repetitions} repetition(s){(config.Quick ? ", quick" : "")}; results in {config.OutputDirectory}");
 
 var results = new Results();
@@ -62,6 +63,19 @@ Console.Error.WriteLine($"[{clock.Elapsed:mm\\:ss}] done");
 new ReportWriter(config, results, environment).Write();
 Console.Out.Write(File.ReadAllText(Path.Combine(config.OutputDirectory, "results.md")));
 return results.Failures.Count == 0 ? 0 : 1;
+
+static string PackageVersion(string packageJson)
+{
+    try
+    {
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(packageJson));
+        return json.RootElement.GetProperty("version").GetString() ?? "unknown";
+    }
+    catch (IOException)
+    {
+        return "not found";
+    }
+}
 
 static string Describe(string command, string arguments, Func<string, bool>? pick = null)
 {

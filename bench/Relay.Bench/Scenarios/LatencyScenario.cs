@@ -8,7 +8,8 @@ namespace Relay.Bench.Scenarios;
 /// <summary>
 /// Scenario 5, relay latency: 16 pipes, each direction sending 1 KiB messages (each its own send) at a fixed
 /// rate: a moderate one, and, when the pipe scenario ran in the same run, half of Relay's saturated
-/// real-client throughput (latency under load; every target gets the same rate). One-hop latency = receive
+/// real-client throughput (its Node ws line; latency under load; every target gets the same rate). The
+/// senders here are this program's, at a set rate, so each message is its own write. One-hop latency = receive
 /// time - the send timestamp in the message (one clock: both ends are in this process). The first seconds
 /// (the warm-up) are left out; p50 and p99 over every later message of every direction.
 /// </summary>
@@ -24,8 +25,9 @@ internal sealed class LatencyScenario(BenchContext context)
     {
         await RunAtAsync($"{Pairs} pairs x 1 KiB, {context.Config.LatencyRate} msg/s each way", context.Config.LatencyRate, AllTargets).ConfigureAwait(false);
 
-        // Half of what Relay moved per second with real-client sends in this run's pipe scenario. A target that
-        // saturated below that offered load cannot carry it (its queues would only grow), so it is skipped.
+        // Half of what Relay moved per second with Node ws clients in this run's pipe scenario (saturated
+        // real-client throughput). A target that saturated below that offered load with the same clients
+        // cannot carry it (its queues would only grow), so it is skipped.
         var saturated = Saturated(Target.Relay);
         if (double.IsNaN(saturated))
         {
@@ -34,7 +36,7 @@ internal sealed class LatencyScenario(BenchContext context)
 
         var offered = saturated / 2;
         var rate = (int)(offered * 1e6 / MessageSize / (2 * Pairs));
-        var @case = $"{Pairs} pairs x 1 KiB, {rate} msg/s each way (50% of Relay's saturated throughput)";
+        var @case = $"{Pairs} pairs x 1 KiB, {rate} msg/s each way (50% of Relay's saturated real-client throughput)";
         var targets = new List<string>();
         foreach (var target in AllTargets)
         {

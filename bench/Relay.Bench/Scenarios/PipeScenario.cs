@@ -9,10 +9,11 @@ namespace Relay.Bench.Scenarios;
 
 /// <summary>
 /// Scenario 1, pipe throughput: P pairs piped together, each direction streaming fixed-size messages.
-/// A warm-up tenth first; then the measured phase, whose server CPU seconds per GB relayed is the cost.
-/// Each direction keeps at most a window of bytes in flight (the receiver is in this same process, so no
-/// acknowledgements cross the wire): the reference server does not push back on a fast sender, and a
-/// bounded window keeps every target's buffering equal.
+/// A warm-up first; then the measured phase, whose server CPU seconds per GB relayed is the cost.
+/// Each direction keeps at most a window of bytes in flight (the receiver is in the same process as the
+/// sender, so no acknowledgements cross the wire): the reference server does not push back on a fast
+/// sender, and a bounded window keeps every target's buffering equal. The headline 1 KiB line is driven
+/// by Node ws clients (bench/pipe-driver.mjs), the load real clients make; the others by this program.
 /// </summary>
 internal sealed class PipeScenario(BenchContext context)
 {
@@ -20,34 +21,48 @@ internal sealed class PipeScenario(BenchContext context)
 
     private static readonly string[] AllTargets = [Target.Relay, Target.Reference, Target.Floor];
 
-    /// <summary>The headline 1 KiB case: each message its own WebSocket send, as browsers and Node's ws send.</summary>
-    public const string RealClient1K = "16 pairs x 1 KiB, one send per message";
+    /// <summary>The headline 1 KiB case: Node ws clients, each message its own ws.send(), as applications send.</summary>
+    public const string RealClient1K = "16 pairs x 1 KiB, Node ws clients";
 
-    /// <summary>The 1 KiB case with the sender packing every message its window allows into one write.</summary>
-    public const string Packed1K = "16 pairs x 1 KiB, packed writes";
+    /// <summary>This program's RFC 6455 client writing each 1 KiB message on its own (cheaper than ws; not what ws costs the servers).</summary>
+    public const string CSharpPerMessage1K = "16 pairs x 1 KiB, C# generator, one write per message";
 
-    /// <summary>64 KiB messages: one per write either way (a write holds up to 64 KiB).</summary>
-    public const string Bulk64K = "4 pairs x 64 KiB";
+    /// <summary>The 1 KiB case with this program's sender packing every message its window allows into one write.</summary>
+    public const string Packed1K = "16 pairs x 1 KiB, C# generator, packed writes";
 
-    /// <param name="OneWritePerMessage">Each message is its own socket write (a real client's send), or writes pack as many as the window allows.</param>
-    public sealed record Case(string Label, int Pairs, int MessageSize, long BytesPerDirection, int WindowMessages, bool OneWritePerMessage);
+    /// <summary>64 KiB messages from this program: one per write either way (a write holds up to 64 KiB).</summary>
+    public const string Bulk64K = "4 pairs x 64 KiB, C# generator";
+
+    /// <summary>Who drives a case: Node ws clients, or this program with one write per message, or packed writes.</summary>
+    public enum Driver
+    {
+        NodeWs,
+        OneWritePerMessage,
+        Packed,
+    }
+
+    public sealed record Case(string Label, int Pairs, int MessageSize, long BytesPerDirection, int WindowMessages, Driver Driver);
 
     public IReadOnlyList<Case> Cases =>
     [
-        new(RealClient1K, 16, 1024, context.Config.PipeBytesPerDirection1K, 256, OneWritePerMessage: true),
-        new(Packed1K, 16, 1024, context.Config.PipeBytesPerDirection1K, 256, OneWritePerMessage: false),
-        new(Bulk64K, 4, 64 * 1024, context.Config.PipeBytesPerDirection64K, 16, OneWritePerMessage: true),
+        new(RealClient1K, 16, 1024, context.Config.PipeBytesPerDirection1K, 256, Driver.NodeWs),
+        new(CSharpPerMessage1K, 16, 1024, context.Config.PipeBytesPerDirection1K, 256, Driver.OneWritePerMessage),
+        new(Packed1K, 16, 1024, context.Config.PipeBytesPerDirection1K, 256, Driver.Packed),
+        new(Bulk64K, 4, 64 * 1024, context.Config.PipeBytesPerDirection64K, 16, Driver.OneWritePerMessage),
     ];
 
     public async Task RunAsync()
     {
+        context.Results.AddNote($"Pipe \"{RealClient1K}\": bench/pipe-driver.mjs, one Node process of ws clients (plain net sockets through socat for the floor), each message its own send(), the same window. The C# generator's lines use this program's own RFC 6455 client, which sends faster than ws, so a server read often finds several frames: they are not what real clients cost.");
         foreach (var c in Cases)
         {
             await context.RepeatAsync(AllTargets, (target, rep) =>
             {
                 var label = $"{Name} {c.Label} {target} #{rep + 1}";
-                return Pipes.MeasureAsync(context, target, c.Pairs, c.MessageSize, label, async (server, ends) =>
-                    context.Results.Add(new Sample(Name, c.Label, target, rep, await StreamAsync(c, server, ends, label).ConfigureAwait(false))));
+                return c.Driver == Driver.NodeWs
+                    ? NodePipes.MeasureAsync(context, target, c, label, metrics => context.Results.Add(new Sample(Name, c.Label, target, rep, metrics)))
+                    : Pipes.MeasureAsync(context, target, c.Pairs, c.MessageSize, label, async (server, ends) =>
+                        context.Results.Add(new Sample(Name, c.Label, target, rep, await StreamAsync(c, server, ends, label).ConfigureAwait(false))));
             }).ConfigureAwait(false);
         }
     }
@@ -59,8 +74,8 @@ internal sealed class PipeScenario(BenchContext context)
         using var dispose = new Disposer(streams);
         for (var p = 0; p < ends.Count; p++)
         {
-            streams.Add(new FlowStream(2 * p, ends[p].A, ends[p].B, c.MessageSize, c.WindowMessages, c.OneWritePerMessage));
-            streams.Add(new FlowStream(2 * p + 1, ends[p].B, ends[p].A, c.MessageSize, c.WindowMessages, c.OneWritePerMessage));
+            streams.Add(new FlowStream(2 * p, ends[p].A, ends[p].B, c.MessageSize, c.WindowMessages, c.Driver == Driver.OneWritePerMessage));
+            streams.Add(new FlowStream(2 * p + 1, ends[p].B, ends[p].A, c.MessageSize, c.WindowMessages, c.Driver == Driver.OneWritePerMessage));
         }
 
         // Warm-up: every stream flowing for a while (JIT tiers settle, buffers grow), and at least a
