@@ -10,7 +10,8 @@
 // Talks JSON lines on stdout (logs go to stderr):
 //   {"event":"open"}      every pipe is open (relays: A's WebSocket first, then B's, so nothing is held)
 //   {"event":"warmed"}    warm-up over and drained (nothing in flight); waits for "measure" on stdin
-//   {"event":"measured", "seconds", "messages", "bytes"}   every measured message arrived and checked
+//   {"event":"measured", "seconds", "messages", "bytes"}   every measured message arrived and checked;
+//                         waits for "close" on stdin (or its end), then closes every socket and exits 0
 //   {"event":"error", "message"}   then exits 1: a loss, reorder, corruption, close, socket error or timeout
 // Both directions of every pipe stream at once; each keeps at most --window messages in flight (the
 // reference server does not push back on a fast sender: a bounded window treats every target the same,
@@ -245,12 +246,7 @@ const phase = {
         this.name = "over";
         finished = true;
         emit({ event: "measured", seconds, messages: measured * streams.length, bytes: measured * streams.length * size });
-        for (const socket of sockets) {
-          socket.removeAllListeners("close");
-          socket.on("error", () => {});
-          if (socket instanceof WebSocket) socket.close(1000); else socket.end();
-        }
-        setTimeout(() => process.exit(0), 200).unref();
+        if (stdinClosed) this.close();
       }
     }
   },
@@ -263,6 +259,18 @@ const phase = {
       s.end = s.sent;
       if (s.received === s.end) this.received(s);
     }
+  },
+
+  /** After the caller's last CPU snapshot: closing earlier would bill the closes (or, for the floor, socat's exit) to the phase. */
+  close() {
+    if (this.name !== "over") return;
+    this.name = "closed";
+    for (const socket of sockets) {
+      socket.removeAllListeners("close");
+      socket.on("error", () => {});
+      if (socket instanceof WebSocket) socket.close(1000); else socket.end();
+    }
+    setTimeout(() => process.exit(0), 200).unref();
   },
 
   measure() {
@@ -279,10 +287,16 @@ const phase = {
   },
 };
 
+let stdinClosed = false;
+const commands = { measure: () => phase.measure(), close: () => phase.close() };
 createInterface({ input: process.stdin })
-  .on("line", line => (line.trim() === "measure" ? phase.measure() : fail(`unknown command ${JSON.stringify(line)}`)))
-  // Relay.Bench gone before saying "measure": nobody will, so do not wait for the timeout.
-  .on("close", () => ["warmup", "draining", "idle"].includes(phase.name) && fail("stdin closed before the measured phase"));
+  .on("line", line => (commands[line.trim()] ?? (() => fail(`unknown command ${JSON.stringify(line)}`)))())
+  // Relay.Bench gone: nobody will say "measure" or "close", so do not wait for the timeout.
+  .on("close", () => {
+    stdinClosed = true;
+    if (phase.name === "over") phase.close();
+    else if (phase.name !== "measuring") fail("stdin closed before the measured phase");
+  });
 
 try {
   await openPipes();

@@ -8,7 +8,8 @@ namespace Relay.Bench.Scenarios;
 /// <summary>
 /// One pipe measurement driven by Node ws clients (bench/pipe-driver.mjs) instead of this program: a fresh
 /// target, the driver opening and warming the pipes, then the server's CPU over exactly the driver's
-/// measured phase (it pauses, drained, until told "measure", and reports when the last message arrived).
+/// measured phase (it pauses, drained, until told "measure", reports when the last message arrived, and
+/// keeps its sockets open until told "close").
 /// </summary>
 internal static class NodePipes
 {
@@ -69,6 +70,9 @@ internal static class NodePipes
             var driverCpu = ProcFs.CpuSeconds(driver.Pid) - driver0;
             var rss = target.RssBytes();
             await target.EndMeasureAsync().ConfigureAwait(false);
+
+            // Only now may the driver close its sockets (for the floor, socat exits when they close).
+            await driver.SendAsync("close").ConfigureAwait(false);
             await driver.ExitedAsync(deadline.Token).ConfigureAwait(false);
 
             var bytes = done.GetProperty("bytes").GetDouble();

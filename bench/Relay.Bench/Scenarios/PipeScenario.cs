@@ -12,8 +12,8 @@ namespace Relay.Bench.Scenarios;
 /// A warm-up first; then the measured phase, whose server CPU seconds per GB relayed is the cost.
 /// Each direction keeps at most a window of bytes in flight (the receiver is in the same process as the
 /// sender, so no acknowledgements cross the wire): the reference server does not push back on a fast
-/// sender, and a bounded window keeps every target's buffering equal. The headline 1 KiB line is driven
-/// by Node ws clients (bench/pipe-driver.mjs), the load real clients make; the others by this program.
+/// sender, and a bounded window keeps every target's buffering equal. The headline lines (1 KiB and 64 KiB)
+/// are driven by Node ws clients (bench/pipe-driver.mjs), the load real clients make; the others by this program.
 /// </summary>
 internal sealed class PipeScenario(BenchContext context)
 {
@@ -29,6 +29,9 @@ internal sealed class PipeScenario(BenchContext context)
 
     /// <summary>The 1 KiB case with this program's sender packing every message its window allows into one write.</summary>
     public const string Packed1K = "16 pairs x 1 KiB, C# generator, packed writes";
+
+    /// <summary>64 KiB messages from Node ws clients, each its own ws.send(): the real-client 64 KiB case.</summary>
+    public const string RealClient64K = "4 pairs x 64 KiB, Node ws clients";
 
     /// <summary>64 KiB messages from this program: one per write either way (a write holds up to 64 KiB).</summary>
     public const string Bulk64K = "4 pairs x 64 KiB, C# generator";
@@ -48,12 +51,13 @@ internal sealed class PipeScenario(BenchContext context)
         new(RealClient1K, 16, 1024, context.Config.PipeBytesPerDirection1K, 256, Driver.NodeWs),
         new(CSharpPerMessage1K, 16, 1024, context.Config.PipeBytesPerDirection1K, 256, Driver.OneWritePerMessage),
         new(Packed1K, 16, 1024, context.Config.PipeBytesPerDirection1K, 256, Driver.Packed),
+        new(RealClient64K, 4, 64 * 1024, context.Config.PipeBytesPerDirection64K, 16, Driver.NodeWs),
         new(Bulk64K, 4, 64 * 1024, context.Config.PipeBytesPerDirection64K, 16, Driver.OneWritePerMessage),
     ];
 
     public async Task RunAsync()
     {
-        context.Results.AddNote($"Pipe \"{RealClient1K}\": bench/pipe-driver.mjs, one Node process of ws clients (plain net sockets through socat for the floor), each message its own send(), the same window. The C# generator's lines use this program's own RFC 6455 client, which sends faster than ws, so a server read often finds several frames: they are not what real clients cost.");
+        context.Results.AddNote($"Pipe \"Node ws clients\" lines: bench/pipe-driver.mjs, one Node process of ws clients (plain net sockets through socat for the floor), each message its own send(), the same window. The C# generator's lines use this program's own RFC 6455 client, which sends faster than ws, so a server read often finds several frames: they are not what real clients cost.");
         foreach (var c in Cases)
         {
             await context.RepeatAsync(AllTargets, (target, rep) =>
