@@ -60,6 +60,7 @@ set xtics nomirror
 set title "Pipe: server CPU s per GB relayed (lower is better)"
 set key top right
 set ylabel "CPU s per GB"
+set xlabel "ws: Node ws clients; C#, packed: the C# generator"
 set yrange [0:*]
 if (count(pipe, 2) > 0) {
   plot pipe using 2:xtic(1) lc rgb relay title "Relay", \
@@ -67,6 +68,7 @@ if (count(pipe, 2) > 0) {
        "" using 4 lc rgb floor title "TCP floor (socat)"
 } else { eval empty }
 eval reset_axes
+set xlabel ""
 
 set key top left
 

@@ -313,14 +313,15 @@ internal sealed class ReportWriter(BenchConfig config, Results results, IReadOnl
 
         File.WriteAllText(Path.Combine(directory, "pipe.dat"), pipe.ToString());
 
-        // Short axis labels for the pipe panel: the cases' full names overlap under their bars.
+        // Short axis labels for the pipe panel: the cases' full names overlap under their bars. "ws": Node ws
+        // clients; "C#": the C# generator, one write per message; "packed": the C# generator's packed writes.
         static string ChartLabel(string @case) => @case switch
         {
-            Scenarios.PipeScenario.RealClient1K => "1 KiB ws",
-            Scenarios.PipeScenario.CSharpPerMessage1K => "1 KiB C# sends",
-            Scenarios.PipeScenario.Packed1K => "1 KiB C# packed",
-            Scenarios.PipeScenario.RealClient64K => "64 KiB ws",
-            Scenarios.PipeScenario.Bulk64K => "64 KiB C#",
+            Scenarios.PipeScenario.RealClient1K => "1K ws",
+            Scenarios.PipeScenario.CSharpPerMessage1K => "1K C#",
+            Scenarios.PipeScenario.Packed1K => "1K packed",
+            Scenarios.PipeScenario.RealClient64K => "64K ws",
+            Scenarios.PipeScenario.Bulk64K => "64K C#",
             _ => @case,
         };
 
