@@ -161,7 +161,7 @@ internal sealed class ReportWriter(BenchConfig config, Results results, IReadOnl
         var md = new StringBuilder();
         md.AppendLine(Invariant, $"# Relay benchmark, {environment["date"]}");
         md.AppendLine();
-        md.AppendLine(Invariant, $"Relay (gateway {environment["commit"]}, .NET {environment["dotnet"]}) against `@localfirst/relay` 4.2.2 (Node {environment["node"]}) and a TCP floor (socat {environment["socat"]}), one run, on {environment["machine"]}. The real-client pipe line is driven by Node `ws` {environment["ws"]} clients (bench/pipe-driver.mjs), the rest by the C# load generator.");
+        md.AppendLine(Invariant, $"Relay (gateway {environment["commit"]}, .NET {environment["dotnet"]}) against `@localfirst/relay` 4.2.2 (Node {environment["node"]}) and a TCP floor (socat {environment["socat"]}), one run, on {environment["machine"]}. The real-client pipe lines are driven by Node `ws` {environment["ws"]} clients (bench/pipe-driver.mjs), the rest by the C# load generator.");
         md.AppendLine(Invariant, $"Medians of {config.Repetitions} repetition(s){(config.Quick ? " (--quick: small sizes)" : "")}; targets run in rotating order each repetition; every server freshly started for every measurement; costs read from the server's /proc/<pid>/stat and /proc/<pid>/status. Ratios are Relay's median over the other's median (below 1: Relay uses less, or for rates, does less).");
         md.AppendLine();
         md.AppendLine("## Targets");
