@@ -186,8 +186,8 @@ async function openPipes() {
       const b = await openWebSocket(new URL(`/connection/b${p}/a${p}/doc${p}`, options.url));
       const ab = new Stream(2 * p, message => a.send(message));
       const ba = new Stream(2 * p + 1, message => b.send(message));
-      b.on("message", data => ab.receive(data));
-      a.on("message", data => ba.receive(data));
+      b.on("message", (data, isBinary) => (isBinary ? ab.receive(data) : fail(`stream ${ab.id}: message ${ab.received} arrived as text`)));
+      a.on("message", (data, isBinary) => (isBinary ? ba.receive(data) : fail(`stream ${ba.id}: message ${ba.received} arrived as text`)));
       for (const [socket, name] of [[a, `pipe ${p} A`], [b, `pipe ${p} B`]]) {
         socket.on("close", closed(name)).on("error", failed(name));
       }
