@@ -68,6 +68,9 @@ internal sealed class BenchConfig
 
     public IReadOnlyList<string> GatewayArguments { get; init; } = [];
 
+    /// <summary>Pipe cases to run, by part of their label, several separated by "|" (e.g. "1 KiB, Node|packed"); empty: every case.</summary>
+    public IReadOnlyList<string> PipeCases { get; init; } = [];
+
     /// <summary>Extra environment for the gateway only (NAME=VALUE), for trying runtime settings.</summary>
     public IReadOnlyDictionary<string, string> GatewayEnvironment { get; init; } = new Dictionary<string, string>();
 
@@ -130,6 +133,7 @@ internal sealed class BenchConfig
             Pairings = quick ? 500 : 4_000,
             LatencyDuration = TimeSpan.FromSeconds(quick ? 3 : 10),
             Warmup = TimeSpan.FromSeconds(Optional("--warmup") is { } w ? double.Parse(w, CultureInfo.InvariantCulture) : quick ? 0.5 : 10),
+            PipeCases = Optional("--pipe-cases") is { } cases ? [.. cases.Split('|', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)] : [],
             GatewayArguments = Optional("--gateway-args") is { } g ? g.Split(' ', StringSplitOptions.RemoveEmptyEntries) : [],
             GatewayEnvironment = Optional("--gateway-env") is { } e
                 ? List(e).Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => pair.Length > 1 ? pair[1] : "")

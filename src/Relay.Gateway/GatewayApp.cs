@@ -1,5 +1,6 @@
 using System.Reflection;
 using Microsoft.Extensions.Configuration.Json;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Options;
 using Relay;
 using Relay.Gateway.Hosting;
@@ -12,7 +13,7 @@ namespace Relay.Gateway;
 /// <c>Relay</c>, the health and status pages, and metrics (<c>/metrics</c>, OTLP when configured). Tests
 /// build it the same way, on real Kestrel.
 /// </summary>
-internal static class GatewayApp
+internal static partial class GatewayApp
 {
     private const string EmbeddedSettings = "Relay.Gateway.appsettings.json";
 
@@ -30,6 +31,8 @@ internal static class GatewayApp
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
         builder.Services.AddHealthChecks();
         AddGatewayOptions(builder.Services, builder.Configuration.GetSection(GatewayOptions.SectionName));
+        builder.Services.AddOptions<SocketTransportOptions>().Configure<IOptions<GatewayOptions>>((sockets, gateway) =>
+            sockets.UnsafePreferInlineScheduling = gateway.Value.InlineScheduling);
         GatewayTelemetry.Add(builder.Services, builder.Configuration);
         var authentication = builder.Services.AddAuthentication();
         if (builder.Configuration.GetSection(BearerSchemeSection).Exists())
@@ -64,6 +67,29 @@ internal static class GatewayApp
         app.MapGet("/", StatusPage.Render);
         app.MapReverseProxy();
         return app;
+    }
+
+    /// <summary>
+    /// For the gateway's own process, before it opens a socket: with <see cref="GatewayOptions.InlineScheduling"/>,
+    /// the runtime completes socket operations on its event threads too (read once, at the first socket), so
+    /// a message goes from the receive to the partner's send on one thread. An explicit
+    /// <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS</c> in the environment wins. Not for a host that runs
+    /// other code in the process (tests): the setting is process-wide.
+    /// </summary>
+    public static void PrepareProcess(WebApplication app)
+    {
+        const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+        if (!app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.InlineScheduling)
+        {
+            return;
+        }
+
+        if (Environment.GetEnvironmentVariable(InlineCompletions) is null)
+        {
+            Environment.SetEnvironmentVariable(InlineCompletions, "1");
+        }
+
+        Log.InlineScheduling(app.Logger, Environment.GetEnvironmentVariable(InlineCompletions) == "1");
     }
 
     /// <summary>
@@ -104,5 +130,11 @@ internal static class GatewayApp
         var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(EmbeddedSettings)
             ?? throw new InvalidOperationException($"The gateway was built without its embedded {EmbeddedSettings}.");
         sources.Insert(index, new JsonStreamConfigurationSource { Stream = stream });
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "Inline scheduling is on (Gateway:InlineScheduling); runtime socket completions inline: {SocketCompletionsInline}.")]
+        public static partial void InlineScheduling(ILogger logger, bool socketCompletionsInline);
     }
 }

@@ -58,7 +58,8 @@ internal sealed class PipeScenario(BenchContext context)
     public async Task RunAsync()
     {
         context.Results.AddNote($"Pipe \"Node ws clients\" lines: bench/pipe-driver.mjs, one Node process of ws clients (plain net sockets through socat for the floor), each message its own send(), the same window. The C# generator's lines use this program's own RFC 6455 client, which sends faster than ws, so a server read often finds several frames: they are not what real clients cost.");
-        foreach (var c in Cases)
+        foreach (var c in Cases.Where(c => context.Config.PipeCases.Count == 0
+            || context.Config.PipeCases.Any(word => c.Label.Contains(word, StringComparison.OrdinalIgnoreCase))))
         {
             await context.RepeatAsync(AllTargets, (target, rep) =>
             {
