@@ -1,10 +1,13 @@
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.Timeouts;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
+using Relay.Connection;
 using Relay.Identity;
 using Relay.Lifetime;
 using Relay.Telemetry;
@@ -107,6 +110,49 @@ internal sealed partial class RelaySocketAcceptor(
             KeepAliveInterval = options.KeepAliveInterval,
             KeepAliveTimeout = options.KeepAliveTimeout,
         });
+
+    /// <summary>
+    /// Accepts a connection half. On an HTTP/1.1 upgrade the relay answers the handshake itself and puts
+    /// a <see cref="BatchedOutputStream"/> beneath the WebSocket, so a batch of relayed frames leaves in one
+    /// write; otherwise (HTTP/2, a test server) the WebSocket is ASP.NET Core's as usual, and the output null.
+    /// </summary>
+    public async Task<(WebSocket Socket, BatchedOutputStream? Output)> AcceptBatchedAsync(HttpContext context)
+    {
+        if (context.Features.Get<IHttpUpgradeFeature>() is not { IsUpgradableRequest: true } upgrade)
+        {
+            return (await AcceptAsync(context).ConfigureAwait(false), null);
+        }
+
+        // AdmitAsync made sure this is a valid WebSocket request (IsWebSocketRequest checks the key's form).
+        var headers = context.Response.Headers;
+        headers.Connection = "Upgrade";
+        headers.Upgrade = "websocket";
+        headers.SecWebSocketAccept = AcceptKey(context.Request.Headers.SecWebSocketKey.ToString());
+        var opaque = await upgrade.UpgradeAsync().ConfigureAwait(false);
+        context.Features.Get<IHttpRequestTimeoutFeature>()?.DisableTimeout();
+
+        var output = new BatchedOutputStream(opaque, context, 2 * options.Connection.BufferSize, metrics);
+        var socket = WebSocket.CreateFromStream(output, new WebSocketCreationOptions
+        {
+            IsServer = true,
+            KeepAliveInterval = options.KeepAliveInterval,
+            KeepAliveTimeout = options.KeepAliveTimeout,
+        });
+        output.Socket = socket;
+        return (socket, output);
+    }
+
+    /// <summary>RFC 6455 4.2.2: base64 of the SHA-1 of the client's key and the protocol's GUID.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA5350", Justification = "RFC 6455 prescribes SHA-1 for the handshake; it proves nothing secret.")]
+    internal static string AcceptKey(string key)
+    {
+        const string Guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+        Span<byte> input = stackalloc byte[128];
+        var length = System.Text.Encoding.ASCII.GetBytes(key + Guid, input);
+        Span<byte> hash = stackalloc byte[System.Security.Cryptography.SHA1.HashSizeInBytes];
+        System.Security.Cryptography.SHA1.HashData(input[..length], hash);
+        return Convert.ToBase64String(hash);
+    }
 
     public Task RefuseAsync(HttpContext context, int statusCode, RejectionReason reason, string message)
     {

@@ -11,7 +11,7 @@ namespace Relay.Connection;
 /// decides what is read and sent, and when.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The send gate's SemaphoreSlim owns no unmanaged resource unless AvailableWaitHandle is used, which it never is; a close still in flight may touch it after the handler ends.")]
-internal sealed class ConnectionHalf(WebSocket socket, PairingServices services)
+internal sealed class ConnectionHalf(WebSocket socket, BatchedOutputStream? output, PairingServices services)
 {
     private readonly TaskCompletionSource _closeSent = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _sendGate = new(1, 1);
@@ -57,7 +57,11 @@ internal sealed class ConnectionHalf(WebSocket socket, PairingServices services)
     /// <summary>The payload of the last receive, which returned <paramref name="count"/> bytes.</summary>
     public ReadOnlyMemory<byte> Received(int count) => count == 0 ? ReadOnlyMemory<byte>.Empty : _buffer.AsMemory(0, count);
 
-    /// <summary>Sends one frame to this socket; false if it is closing or the send failed.</summary>
+    /// <summary>
+    /// Relays one frame to this socket; false if it is closing or the send failed. Beneath a batched
+    /// output the frame is kept for <see cref="FlushAsync"/> (or the next write that must go out), so the
+    /// frames of one read leave together.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> SendAsync(ReadOnlyMemory<byte> payload, WebSocketMessageType type, bool endOfMessage)
     {
@@ -70,13 +74,52 @@ internal sealed class ConnectionHalf(WebSocket socket, PairingServices services)
             }
 
             Volatile.Write(ref _sendStartedAt, services.Sessions.Now);
-            await Socket.SendAsync(payload, type, endOfMessage, CancellationToken.None).ConfigureAwait(false);
+            if (output is null)
+            {
+                services.Metrics.ConnectionWrite();
+                await Socket.SendAsync(payload, type, endOfMessage, CancellationToken.None).ConfigureAwait(false);
+                return true;
+            }
+
+            output.Deferring = true;
+            try
+            {
+                await Socket.SendAsync(payload, type, endOfMessage, CancellationToken.None).ConfigureAwait(false);
+            }
+            finally
+            {
+                output.Deferring = false;
+            }
+
             return true;
         }
         catch (Exception ex) when (RelaySocket.IsFailure(ex))
         {
             MarkClosed();
             return false;
+        }
+        finally
+        {
+            Volatile.Write(ref _sendStartedAt, 0);
+            _sendGate.Release();
+        }
+    }
+
+    /// <summary>Writes the frames relayed since the last flush; the pump calls it before it waits for more.</summary>
+    public ValueTask FlushAsync() => output is { PendingBytes: > 0 } ? FlushPendingAsync(output) : ValueTask.CompletedTask;
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask FlushPendingAsync(BatchedOutputStream pending)
+    {
+        await _sendGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            Volatile.Write(ref _sendStartedAt, services.Sessions.Now);
+            await pending.WritePendingAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (RelaySocket.IsFailure(ex))
+        {
+            MarkClosed();
         }
         finally
         {

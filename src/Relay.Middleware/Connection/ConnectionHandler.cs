@@ -43,8 +43,9 @@ internal sealed class ConnectionHandler(
             return;
         }
 
-        using var socket = await acceptor.AcceptAsync(context).ConfigureAwait(false);
-        var half = new ConnectionHalf(socket, _services);
+        var (socket, output) = await acceptor.AcceptBatchedAsync(context).ConfigureAwait(false);
+        using var disposeSocket = socket;
+        var half = new ConnectionHalf(socket, output, _services);
 
         // Every request arrives as a pairing of one; a request whose partner already waits joins that
         // pairing instead, and the one it brought is dropped unused.

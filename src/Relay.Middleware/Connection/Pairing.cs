@@ -379,6 +379,12 @@ internal sealed partial class Pairing : IRelaySession
         var metrics = _services.Metrics;
         while (true)
         {
+            if (!receive.IsCompleted)
+            {
+                // Nothing more at hand: what this source sent so far leaves now, in one write.
+                await destination.FlushAsync().ConfigureAwait(false);
+            }
+
             ValueWebSocketReceiveResult result;
             try
             {

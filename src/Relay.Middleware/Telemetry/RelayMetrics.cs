@@ -51,6 +51,7 @@ internal sealed class RelayMetrics
     private long _introductions;
     private long _relayedBytes;
     private long _relayedMessages;
+    private long _connectionWrites;
     private readonly long[] _sigverCloses = new long[SigverCloseCodes.All.Length];
     private long _sigverMessages;
     private long _sigverBytes;
@@ -86,6 +87,9 @@ internal sealed class RelayMetrics
         meter.CreateObservableCounter(
             "relay.relayed_messages", () => Volatile.Read(ref _relayedMessages), "{message}",
             "Complete messages delivered through connection pipes.");
+        meter.CreateObservableCounter(
+            "relay.connection.writes", () => Volatile.Read(ref _connectionWrites), "{write}",
+            "Writes to connection sockets: the frames relayed from one read leave in one write.");
         meter.CreateObservableCounter(
             "relay.rejected_connections", () => Observe(_rejections, RejectionReasons, ErrorTypeTag, static reason => reason.ToTag()), "{connection}",
             "Relay requests and sockets refused or closed by a limit, by reason.");
@@ -179,6 +183,8 @@ internal sealed class RelayMetrics
             Interlocked.Increment(ref _relayedMessages);
         }
     }
+
+    public void ConnectionWrite() => Interlocked.Increment(ref _connectionWrites);
 
     public void Rejected(RejectionReason reason) => Interlocked.Increment(ref _rejections[(int)reason]);
 

@@ -40,6 +40,7 @@ internal sealed class RawWebSocketClient : IDisposable
                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
             var response = await client.ReadHandshakeResponseAsync();
             Assert.StartsWith("HTTP/1.1 101", response, StringComparison.Ordinal);
+            client.HandshakeResponse = response;
             return client;
         }
         catch
@@ -65,6 +66,32 @@ internal sealed class RawWebSocketClient : IDisposable
 
     /// <summary>Writes bytes as they are: part of a frame, or several.</summary>
     public async Task SendAsync(byte[] bytes) => await _stream.WriteAsync(bytes);
+
+    /// <summary>The server's handshake response, status line and headers.</summary>
+    public string HandshakeResponse { get; private set; } = "";
+
+    /// <summary>Reads one frame the server sent (servers do not mask): its opcode and payload.</summary>
+    public async Task<(byte Opcode, byte[] Payload)> ReadFrameAsync()
+    {
+        using var timeout = new CancellationTokenSource(TestTimeouts.Default);
+        var header = new byte[2];
+        await _stream.ReadExactlyAsync(header, timeout.Token);
+        long length = header[1] & 0x7F;
+        if (length >= 126)
+        {
+            var extended = new byte[length == 126 ? 2 : 8];
+            await _stream.ReadExactlyAsync(extended, timeout.Token);
+            length = 0;
+            foreach (var b in extended)
+            {
+                length = (length << 8) | b;
+            }
+        }
+
+        var payload = new byte[length];
+        await _stream.ReadExactlyAsync(payload, timeout.Token);
+        return ((byte)(header[0] & 0x0F), payload);
+    }
 
     private async Task<string> ReadHandshakeResponseAsync()
     {

@@ -24,6 +24,7 @@ public sealed class RelayMetricsTests
         { "relay.pairing.wait", "Histogram", "s" },
         { "relay.relayed_bytes", "ObservableCounter", "By" },
         { "relay.relayed_messages", "ObservableCounter", "{message}" },
+        { "relay.connection.writes", "ObservableCounter", "{write}" },
         { "relay.rejected_connections", "ObservableCounter", "{connection}" },
         { "relay.protocol_errors", "ObservableCounter", "{message}" },
         { "relay.rooms.rooms", "ObservableUpDownCounter", "{room}" },
@@ -137,7 +138,7 @@ public sealed class RelayMetricsTests
         Assert.Equal(
             ["1001", "4001", "4002", "4003", "4004", "4413", "4429"],
             observed.Where(m => m.Instrument == "relay.sigver.closes").Select(m => (string)m.Tags["relay.close.code"]!).Order(StringComparer.Ordinal));
-        foreach (var name in new[] { "relay.active_peers", "relay.introductions", "relay.documents", "relay.pending_connections", "relay.active_pairings", "relay.held_bytes", "relay.relayed_bytes", "relay.relayed_messages", "relay.rooms.rooms", "relay.rooms.users", "relay.sigver.peers", "relay.sigver.groups", "relay.sigver.content_messages", "relay.sigver.content_bytes" })
+        foreach (var name in new[] { "relay.active_peers", "relay.introductions", "relay.documents", "relay.pending_connections", "relay.active_pairings", "relay.held_bytes", "relay.relayed_bytes", "relay.relayed_messages", "relay.connection.writes", "relay.rooms.rooms", "relay.rooms.users", "relay.sigver.peers", "relay.sigver.groups", "relay.sigver.content_messages", "relay.sigver.content_bytes" })
         {
             Assert.Single(observed, m => m.Instrument == name);
         }
