@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Text.RegularExpressions;
+using Relay.Tests.Infrastructure;
+using StackExchange.Redis;
+
+namespace Relay.Tests.Cluster;
+
+/// <summary>
+/// Three gateway processes and one redis-server act as one relay for introductions: the same introductions as
+/// one node, 4409 across nodes, a killed node's peers dropped within the lease bound, and a Redis outage (even
+/// one that empties Redis) degrading to local introductions and repaired by a resync when Redis is back.
+/// </summary>
+[Collection(NonParallelCollection.Name)]
+public sealed partial class ClusterTests
+{
+    [Theory]
+    [InlineData(20261202)]
+    [InlineData(7)]
+    public async Task RandomSpreadOverThreeNodes_MakesExactlyTheIntroductionsOfOneNode(int seed)
+    {
+        var scenario = IntroductionScenario.Generate(new Random(seed), peers: 24, documents: 8, steps: 60, nodes: 3);
+        var expected = scenario.Expected();
+        Assert.True(expected.Sum(step => step.Count) > 20, "the scenario introduces peers");
+        Assert.Equal(3, scenario.NodeOf.Distinct().Count());
+
+        List<string>[] oneNode;
+        await using (var single = await TestGateway.StartAsync())
+        {
+            oneNode = await scenario.RunAsync(_ => single.WebSocketUri);
+        }
+
+        await using var cluster = await GatewayCluster.StartAsync();
+        var threeNodes = await scenario.RunAsync(node => cluster.Nodes[node].WebSocketUri);
+
+        for (var i = 0; i < scenario.Steps.Count; i++)
+        {
+            Assert.Equal(IntroductionScenario.Flatten(expected[i]), oneNode[i]);
+            Assert.Equal(oneNode[i], threeNodes[i]);
+        }
+    }
+
+    [Fact]
+    public async Task SamePeerIdOnAnotherNode_ReplacesTheFirstWith4409_AndTheNewSessionIsIntroducedOnce()
+    {
+        await using var cluster = await GatewayCluster.StartAsync();
+        await using var first = await cluster.Nodes[0].ConnectAsync("alice");
+        await using var bob = await cluster.Nodes[1].ConnectAsync("bob");
+        await first.JoinAsync("doc");
+        await bob.JoinAsync("doc");
+        await first.ExpectIntroductionAsync("bob", "doc");
+        await bob.ExpectIntroductionAsync("alice", "doc");
+
+        await using var second = await cluster.Nodes[2].ConnectAsync("alice");
+        var (status, _) = await first.Socket.ReceiveCloseAsync();
+        Assert.Equal((WebSocketCloseStatus)4409, status);
+
+        // The replaced session's presence is gone: a newcomer meets bob only, then the new alice once.
+        await using var carol = await cluster.Nodes[0].ConnectAsync("carol");
+        await carol.JoinAsync("doc");
+        await carol.ExpectIntroductionAsync("bob", "doc");
+        await bob.ExpectIntroductionAsync("carol", "doc");
+
+        await second.JoinAsync("doc");
+        var introduced = new[] { await second.ReceiveIntroductionAsync(), await second.ReceiveIntroductionAsync() };
+        Assert.Equal(["bob", "carol"], introduced.Select(i => i.PeerId).Order(StringComparer.Ordinal));
+        Assert.All(introduced, i => Assert.Equal(["doc"], i.DocumentIds));
+        await bob.ExpectIntroductionAsync("alice", "doc");
+        await carol.ExpectIntroductionAsync("alice", "doc");
+    }
+
+    [Fact]
+    public async Task KilledNode_ItsPeersAreNoLongerIntroducedWithinTheLeaseBound_AndItsPresenceIsReaped()
+    {
+        await using var cluster = await GatewayCluster.StartAsync();
+        await using var doomed = await cluster.Nodes[2].ConnectAsync("doomed");
+        await using var live = await cluster.Nodes[1].ConnectAsync("live");
+        await using var seeker = await cluster.Nodes[0].ConnectAsync("seeker");
+        await doomed.JoinAsync("doc");
+        await live.JoinAsync("doc");
+        await live.ExpectIntroductionAsync("doomed", "doc");
+        await seeker.JoinAsync("doc");
+        Assert.Equal(["doomed", "live"], new[] { (await seeker.ReceiveIntroductionAsync()).PeerId, (await seeker.ReceiveIntroductionAsync()).PeerId }.Order(StringComparer.Ordinal));
+
+        await cluster.Nodes[2].KillAsync();
+        var killed = Stopwatch.StartNew();
+
+        // Join again until the dead node's peer is no longer among those introduced (the live one always is).
+        using var pace = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
+        TimeSpan? dropped = null;
+        var cleanRounds = 0;
+        while (cleanRounds < 2)
+        {
+            Assert.True(killed.Elapsed < TestTimeouts.Default, "the dead node's peer is dropped");
+            await seeker.LeaveAsync("doc");
+            await seeker.JoinAsync("doc");
+            var sawDoomed = false;
+            while (true)
+            {
+                var (peerId, _) = await seeker.ReceiveIntroductionAsync();
+                sawDoomed |= peerId == "doomed";
+                if (peerId == "live")
+                {
+                    break;
+                }
+            }
+
+            await live.ExpectIntroductionAsync("seeker", "doc");
+            if (sawDoomed)
+            {
+                Assert.Null(dropped);
+                cleanRounds = 0;
+            }
+            else
+            {
+                dropped ??= killed.Elapsed;
+                cleanRounds++;
+            }
+
+            await pace.WaitForNextTickAsync();
+        }
+
+        // The bound: the lease runs out (NodeTimeout after its last renewal), plus slack for a busy machine.
+        var bound = GatewayCluster.NodeTimeout + GatewayCluster.LeaseInterval + TimeSpan.FromSeconds(2);
+        Assert.True(dropped <= bound, $"dropped after {dropped}, bound {bound}");
+
+        // Reaped: the document's hash holds the live peers only, and the dead node holds no lease.
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration);
+        var database = redis.GetDatabase();
+        await EventuallyAsync(async () =>
+            (await database.HashKeysAsync("relay:doc:doc")).Select(k => (string)k!).Order(StringComparer.Ordinal).SequenceEqual(["live", "seeker"])
+            && await database.SortedSetLengthAsync("relay:leases") == 2
+            && !await database.KeyExistsAsync("relay:peer:doomed"),
+            "the dead node's presence is reaped");
+        Assert.Contains(cluster.Nodes.Take(2), node => ReapedLine().IsMatch(node.Output));
+    }
+
+    [Fact]
+    public async Task RedisOutage_DegradesToLocalIntroductions_AndAnEmptyRedisIsResynchronised()
+    {
+        await using var cluster = await GatewayCluster.StartAsync();
+        await using var alice = await cluster.Nodes[0].ConnectAsync("alice");
+        await using var bob = await cluster.Nodes[1].ConnectAsync("bob");
+        await alice.JoinAsync("before");
+        await bob.JoinAsync("before");
+        await alice.ExpectIntroductionAsync("bob", "before");
+        await bob.ExpectIntroductionAsync("alice", "before");
+        var resyncsBefore = cluster.Nodes.Select(node => CompleteResyncs(node.Output)).ToArray();
+
+        await cluster.Redis.KillAsync();
+        foreach (var node in cluster.Nodes)
+        {
+            await node.UntilHealthAsync("Degraded");
+        }
+
+        // Degraded, not refusing: new peers connect, and peers of one node still meet.
+        await using var carol = await cluster.Nodes[0].ConnectAsync("carol");
+        await alice.JoinAsync("during");
+        await carol.JoinAsync("during");
+        await carol.ExpectIntroductionAsync("alice", "during");
+        await alice.ExpectIntroductionAsync("carol", "during");
+        await bob.JoinAsync("during");
+
+        // Redis comes back empty: the epoch tells, each node re-publishes its peers, and the missed
+        // cross-node introductions are made, once.
+        await cluster.Redis.StartAgainAsync();
+        foreach (var node in cluster.Nodes)
+        {
+            await node.UntilHealthAsync("Healthy");
+        }
+
+        var toBob = new[] { await bob.ReceiveIntroductionAsync(), await bob.ReceiveIntroductionAsync() };
+        Assert.Equal(["alice: during", "carol: during"], toBob.Select(i => $"{i.PeerId}: {string.Join(',', i.DocumentIds)}").Order(StringComparer.Ordinal));
+        await alice.ExpectIntroductionAsync("bob", "during");
+        await carol.ExpectIntroductionAsync("bob", "during");
+
+        for (var i = 0; i < cluster.Nodes.Length; i++)
+        {
+            var node = cluster.Nodes[i];
+            var before = resyncsBefore[i];
+            await EventuallyAsync(() => Task.FromResult(CompleteResyncs(node.Output) > before), $"node {i} finishes its resync");
+        }
+
+        // What was introduced before the outage is not introduced again: a newcomer's introduction is next.
+        await using var dave = await cluster.Nodes[2].ConnectAsync("dave");
+        await dave.JoinAsync("before", "during");
+        await alice.ExpectIntroductionAsync("dave", "before", "during");
+        await bob.ExpectIntroductionAsync("dave", "before", "during");
+        await carol.ExpectIntroductionAsync("dave", "during");
+    }
+
+    private static int CompleteResyncs(string output) => CompleteResync().Count(output);
+
+    private static async Task EventuallyAsync(Func<Task<bool>> condition, string because)
+    {
+        using var deadline = new CancellationTokenSource(TestTimeouts.Default);
+        using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
+        while (!await condition())
+        {
+            if (deadline.IsCancellationRequested)
+            {
+                Assert.Fail($"Timed out waiting until {because}.");
+            }
+
+            await tick.WaitForNextTickAsync(CancellationToken.None);
+        }
+    }
+
+    [GeneratedRegex(@"Re-published the presence of \d+ sessions to Redis \(complete: True\)")]
+    private static partial Regex CompleteResync();
+
+    [GeneratedRegex(@"Reaped node [0-9a-f]+, whose lease expired")]
+    private static partial Regex ReapedLine();
+}
