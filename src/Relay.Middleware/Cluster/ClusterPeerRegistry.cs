@@ -310,9 +310,15 @@ internal sealed partial class ClusterPeerRegistry(PeerRegistry local, ClusterNod
             values[i + 3] = member.ValueOf(member.Stamps[documentIds[i]]);
         }
 
-        return node.Start(ClusterOperation.Join, ClusterScripts.Join, keys, values) is { } pending
-            ? AfterJoinAsync(member, pending)
-            : Task.FromResult(false);
+        if (node.Start(ClusterOperation.Join, ClusterScripts.Join, keys, values) is not { } pending)
+        {
+            return Task.FromResult(false);
+        }
+
+        // Answers are handled in the order the Joins were made, so a peer hears of its Joins in order.
+        var answered = AfterJoinAsync(member, pending, member.LastJoin);
+        member.LastJoin = answered;
+        return answered;
     }
 
     private async Task<bool> AfterRegisterAsync(ClusterMember member, Task<RedisResult?> pending, bool resync)
@@ -342,8 +348,9 @@ internal sealed partial class ClusterPeerRegistry(PeerRegistry local, ClusterNod
         return true;
     }
 
-    private async Task<bool> AfterJoinAsync(ClusterMember member, Task<RedisResult?> pending)
+    private async Task<bool> AfterJoinAsync(ClusterMember member, Task<RedisResult?> pending, Task<bool> previous)
     {
+        await previous.ConfigureAwait(false);
         if (await pending.ConfigureAwait(false) is not { } result)
         {
             return false;
@@ -513,6 +520,9 @@ internal sealed partial class ClusterPeerRegistry(PeerRegistry local, ClusterNod
         public Dictionary<string, HashSet<string>>? Introduced { get; set; }
 
         public bool Gone { get; set; }
+
+        /// <summary>The handling of this session's latest Join answer; the next one waits for it.</summary>
+        public Task<bool> LastJoin { get; set; } = Task.FromResult(true);
 
         public string ValueOf(long stamp) => SessionValue + "|" + stamp.ToString(CultureInfo.InvariantCulture);
 
