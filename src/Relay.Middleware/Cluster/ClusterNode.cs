@@ -16,7 +16,7 @@ internal sealed partial class ClusterNode : IAsyncDisposable
     private readonly ILogger<ClusterNode> _logger;
     private ConnectionMultiplexer? _redis;
     private volatile bool _available;
-    private long _dirtyVersion = 1;
+    private long _dirtyVersion;
     private long _nodesAlive;
 
     public ClusterNode(RelayOptions options, IMeterFactory meterFactory, ILogger<ClusterNode> logger)

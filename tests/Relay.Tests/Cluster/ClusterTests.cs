@@ -38,6 +38,21 @@ public sealed partial class ClusterTests
             Assert.Equal(IntroductionScenario.Flatten(expected[i]), oneNode[i]);
             Assert.Equal(oneNode[i], threeNodes[i]);
         }
+
+        // Every cross-node introduction published was delivered, none twice (each node counts its own side).
+        var sent = 0.0;
+        var delivered = 0.0;
+        foreach (var node in cluster.Nodes)
+        {
+            sent += await node.MetricAsync("relay_cluster_introductions_total", "relay_cluster_result=\"sent\"");
+            delivered += await node.MetricAsync("relay_cluster_introductions_total", "relay_cluster_result=\"delivered\"");
+            Assert.Equal(0, await node.MetricAsync("relay_cluster_introductions_total", "relay_cluster_result=\"duplicate\""));
+            Assert.Equal(3, await node.MetricAsync("relay_cluster_nodes"));
+            Assert.True(await node.MetricAsync("relay_cluster_redis_duration_seconds_count", "relay_cluster_operation=\"join\"") > 0);
+        }
+
+        Assert.True(sent > 0, "introductions crossed nodes");
+        Assert.Equal(sent, delivered);
     }
 
     [Fact]
@@ -140,6 +155,9 @@ public sealed partial class ClusterTests
             && !await database.KeyExistsAsync("relay:peer:doomed"),
             "the dead node's presence is reaped");
         Assert.Contains(cluster.Nodes.Take(2), node => ReapedLine().IsMatch(node.Output));
+        Assert.True(await cluster.Nodes[0].MetricAsync("relay_cluster_reaped_entries_total") + await cluster.Nodes[1].MetricAsync("relay_cluster_reaped_entries_total") >= 2,
+            "the reaper counts the entries it removed (the peer and its document)");
+        Assert.Equal(2, await cluster.Nodes[0].MetricAsync("relay_cluster_nodes"));
     }
 
     [Fact]
@@ -158,6 +176,7 @@ public sealed partial class ClusterTests
         foreach (var node in cluster.Nodes)
         {
             await node.UntilHealthAsync("Degraded");
+            Assert.Equal(0, await node.MetricAsync("relay_cluster_redis_available"));
         }
 
         // Degraded, not refusing: new peers connect, and peers of one node still meet.
@@ -187,6 +206,14 @@ public sealed partial class ClusterTests
             var before = resyncsBefore[i];
             await EventuallyAsync(() => Task.FromResult(CompleteResyncs(node.Output) > before), $"node {i} finishes its resync");
         }
+
+        foreach (var node in cluster.Nodes)
+        {
+            Assert.Equal(1, await node.MetricAsync("relay_cluster_redis_available"));
+            Assert.True(await node.MetricAsync("relay_cluster_resyncs_total") >= 1);
+        }
+
+        Assert.True(await cluster.Nodes[1].MetricAsync("relay_cluster_redis_errors_total", "relay_cluster_operation=\"join\"") >= 1, "bob's Join during the outage is counted as failed");
 
         // What was introduced before the outage is not introduced again: a newcomer's introduction is next.
         await using var dave = await cluster.Nodes[2].ConnectAsync("dave");

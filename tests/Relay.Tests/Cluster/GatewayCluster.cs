@@ -101,6 +101,22 @@ internal sealed class GatewayNode : IDisposable
         return await response.Content.ReadAsStringAsync();
     }
 
+    /// <summary>The sum of a metric's series on <c>/metrics</c> whose labels contain <paramref name="labels"/> (e.g. <c>relay_cluster_result="sent"</c>).</summary>
+    public async Task<double> MetricAsync(string name, string labels = "")
+    {
+        var text = await Http.GetStringAsync("/metrics");
+        var sum = 0.0;
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.StartsWith(name + "{", StringComparison.Ordinal) && line.Contains(labels, StringComparison.Ordinal))
+            {
+                sum += double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return sum;
+    }
+
     public async Task UntilHealthAsync(string status)
     {
         using var deadline = new CancellationTokenSource(TestTimeouts.Default);
