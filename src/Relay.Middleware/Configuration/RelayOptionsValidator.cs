@@ -92,7 +92,11 @@ internal sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
         Require(rooms.HeartbeatInterval >= TimeSpan.Zero, "Relay:Rooms:HeartbeatInterval must not be negative (zero turns heartbeats off).");
 
         var cluster = options.Cluster;
-        if (cluster.Redis is not null)
+        if (cluster.Redis is not null && cluster.Redis.Trim().Length == 0)
+        {
+            errors.Add("Relay:Cluster:Redis must not be blank (leave it unset for a single node).");
+        }
+        else if (cluster.Redis is not null)
         {
             try
             {
@@ -102,8 +106,6 @@ internal sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
             {
                 errors.Add($"Relay:Cluster:Redis is not a StackExchange.Redis configuration string: {ex.Message}");
             }
-
-            Require(cluster.Redis.Trim().Length > 0, "Relay:Cluster:Redis must not be blank (leave it unset for a single node).");
         }
 
         Require(cluster.InternalUrl is null || (Uri.TryCreate(cluster.InternalUrl, UriKind.Absolute, out var internalUrl) && internalUrl.Scheme is "http" or "https"),

@@ -223,6 +223,42 @@ public sealed partial class ClusterTests
         await carol.ExpectIntroductionAsync("dave", "during");
     }
 
+    [Fact]
+    public async Task WithoutRedisSetting_TheGatewayIsASingleNode_AndNeverBuildsTheCluster()
+    {
+        await using var gateway = await TestGateway.StartAsync();
+        Assert.IsType<Relay.Introduction.PeerRegistry>(gateway.GetService<Relay.Introduction.IPeerRegistry>());
+        Assert.Equal("Healthy", await gateway.Http.GetStringAsync("/healthz"));
+        Assert.DoesNotContain("relay_cluster_", await gateway.Http.GetStringAsync("/metrics"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RedisDownAtStartUp_TheNodeStartsDegraded_AndJoinsWhenRedisComes()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await redis.KillAsync();
+        var workingDirectory = Directory.CreateTempSubdirectory("relay-cluster-").FullName;
+        try
+        {
+            using var first = await GatewayNode.StartAsync(workingDirectory, redis.Configuration);
+            using var second = await GatewayNode.StartAsync(workingDirectory, redis.Configuration);
+            await first.UntilHealthAsync("Degraded");
+            await using var alice = await first.ConnectAsync("alice");
+            await using var bob = await second.ConnectAsync("bob");
+            await alice.JoinAsync("doc");
+            await bob.JoinAsync("doc");
+
+            await redis.StartAgainAsync();
+            await alice.ExpectIntroductionAsync("bob", "doc");
+            await bob.ExpectIntroductionAsync("alice", "doc");
+            await first.UntilHealthAsync("Healthy");
+        }
+        finally
+        {
+            Directory.Delete(workingDirectory, recursive: true);
+        }
+    }
+
     private static int CompleteResyncs(string output) => CompleteResync().Count(output);
 
     private static async Task EventuallyAsync(Func<Task<bool>> condition, string because)
