@@ -12,6 +12,7 @@ namespace Relay.Tests.Cluster;
 /// one that empties Redis) degrading to local introductions and repaired by a resync when Redis is back.
 /// </summary>
 [Collection(NonParallelCollection.Name)]
+[Trait("Category", "Redis")]
 public sealed partial class ClusterTests
 {
     [Theory]
@@ -224,15 +225,6 @@ public sealed partial class ClusterTests
     }
 
     [Fact]
-    public async Task WithoutRedisSetting_TheGatewayIsASingleNode_AndNeverBuildsTheCluster()
-    {
-        await using var gateway = await TestGateway.StartAsync();
-        Assert.IsType<Relay.Introduction.PeerRegistry>(gateway.GetService<Relay.Introduction.IPeerRegistry>());
-        Assert.Equal("Healthy", await gateway.Http.GetStringAsync("/healthz"));
-        Assert.DoesNotContain("relay_cluster_", await gateway.Http.GetStringAsync("/metrics"), StringComparison.Ordinal);
-    }
-
-    [Fact]
     public async Task RedisDownAtStartUp_TheNodeStartsDegraded_AndJoinsWhenRedisComes()
     {
         await using var redis = await RedisServer.StartAsync();
@@ -281,4 +273,17 @@ public sealed partial class ClusterTests
 
     [GeneratedRegex(@"Reaped node [0-9a-f]+, whose lease expired")]
     private static partial Regex ReapedLine();
+}
+
+/// <summary>Without <c>Relay:Cluster:Redis</c> nothing of the cluster is built: the relay is one node, as before.</summary>
+public sealed class SingleNodeTests
+{
+    [Fact]
+    public async Task WithoutRedisSetting_TheGatewayIsASingleNode_AndNeverBuildsTheCluster()
+    {
+        await using var gateway = await TestGateway.StartAsync();
+        Assert.IsType<Relay.Introduction.PeerRegistry>(gateway.GetService<Relay.Introduction.IPeerRegistry>());
+        Assert.Equal("Healthy", await gateway.Http.GetStringAsync("/healthz"));
+        Assert.DoesNotContain("relay_cluster_", await gateway.Http.GetStringAsync("/metrics"), StringComparison.Ordinal);
+    }
 }
