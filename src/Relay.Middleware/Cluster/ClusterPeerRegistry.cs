@@ -356,6 +356,21 @@ internal sealed partial class ClusterPeerRegistry(PeerRegistry local, ClusterNod
             return false;
         }
 
+        try
+        {
+            return await IntroduceAsync(member, result).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is InvalidCastException or ArgumentException or FormatException)
+        {
+            // An answer this node cannot read (someone else's data under our prefix): nothing is introduced from it.
+            Log.AnswerFailed(logger, member.Session.PeerId, ex);
+            return false;
+        }
+    }
+
+    /// <summary>Introduces the joiner to the members the Join script returned, and them to it through their nodes.</summary>
+    private async Task<bool> IntroduceAsync(ClusterMember member, RedisResult result)
+    {
         var rows = (RedisResult[])result!;
         if (rows.Length == 0)
         {
@@ -548,6 +563,9 @@ internal sealed partial class ClusterPeerRegistry(PeerRegistry local, ClusterNod
 
         [LoggerMessage(RelayEventIds.ClusterResynced, LogLevel.Information, "Re-published the presence of {Sessions} sessions to Redis (complete: {Complete}).")]
         public static partial void Resynced(ILogger logger, int sessions, bool complete);
+
+        [LoggerMessage(RelayEventIds.ClusterAnswerFailed, LogLevel.Warning, "Could not read the cluster's answer to a Join of peer {PeerId}.")]
+        public static partial void AnswerFailed(ILogger logger, string peerId, Exception exception);
 
         [LoggerMessage(RelayEventIds.ClusterBadMessage, LogLevel.Warning, "Ignored a malformed {Length}-character line on this node's cluster channel.")]
         public static partial void BadMessage(ILogger logger, int length);

@@ -139,10 +139,17 @@ internal static class ClusterScripts
         """;
 
     /// <summary>
-    /// KEYS: the reaping set. ARGV: dead node, batch size, key prefix. Removes a batch of the dead node's entries
-    /// that still hold its values; returns {entries removed, entries taken from the set}.
+    /// KEYS: the reaping set, leases. ARGV: dead node, batch size, key prefix. Removes a batch of the dead node's
+    /// entries that still hold its values; returns {entries removed, entries taken from the set}. A node that holds
+    /// a lease again (it was cut off, not dead) is left alone: it re-publishes its own presence.
     /// </summary>
-    public const string Reap = """
+    public const string Reap = Now + """
+
+        local s = redis.call('ZSCORE', KEYS[2], ARGV[1])
+        if s and tonumber(s) > now then
+          redis.call('DEL', KEYS[1])
+          return {0, 0}
+        end
         local entries = redis.call('SPOP', KEYS[1], tonumber(ARGV[2]))
         local mark = ARGV[1] .. '|'
         local removed = 0

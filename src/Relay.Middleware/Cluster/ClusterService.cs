@@ -19,6 +19,7 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
     private ClusterPeerRegistry? _registry;
     private ChannelMessageQueue? _channel;
     private string? _epoch;
+    private Task _resync = Task.CompletedTask;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -79,10 +80,11 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
         _epoch = epoch;
         node.Available((long)reply[2]);
 
+        // In the background, so a long resync never delays the lease; one at a time.
         var dirty = node.DirtyVersion;
-        if (dirty != 0 && await registry.ResyncAsync().ConfigureAwait(false))
+        if (dirty != 0 && _resync.IsCompleted)
         {
-            node.TryMarkClean(dirty);
+            _resync = ResyncAsync(node, registry, dirty);
         }
 
         foreach (var expired in (RedisResult[])reply[3]!)
@@ -92,6 +94,22 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
             {
                 await ReapAsync(node, victim).ConfigureAwait(false);
             }
+        }
+    }
+
+    private async Task ResyncAsync(ClusterNode node, ClusterPeerRegistry registry, long dirty)
+    {
+        try
+        {
+            if (await registry.ResyncAsync().ConfigureAwait(false))
+            {
+                node.TryMarkClean(dirty);
+            }
+        }
+        catch (Exception ex)
+        {
+            // Still dirty: the next tick tries again.
+            Log.ResyncFailed(logger, ex);
         }
     }
 
@@ -106,7 +124,7 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
         }
 
         long removed = 0;
-        while (node.Start(ClusterOperation.Reap, ClusterScripts.Reap, [node.ReapingOf(victim)], [victim, ReapBatch, node.Prefix]) is { } batch
+        while (node.Start(ClusterOperation.Reap, ClusterScripts.Reap, [node.ReapingOf(victim), node.Leases], [victim, ReapBatch, node.Prefix]) is { } batch
             && await batch.ConfigureAwait(false) is { } result)
         {
             var counts = (RedisResult[])result!;
@@ -142,6 +160,9 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
 
         [LoggerMessage(RelayEventIds.ClusterLeaseFailed, LogLevel.Debug, "Renewing this node's lease failed; retrying at the next tick.")]
         public static partial void LeaseFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(RelayEventIds.ClusterResyncFailed, LogLevel.Warning, "Resynchronising this node's presence failed; retrying at the next lease tick.")]
+        public static partial void ResyncFailed(ILogger logger, Exception exception);
 
         [LoggerMessage(RelayEventIds.ClusterReaped, LogLevel.Information, "Reaped node {NodeId}, whose lease expired: {Entries} presence entries removed.")]
         public static partial void Reaped(ILogger logger, string nodeId, long entries);

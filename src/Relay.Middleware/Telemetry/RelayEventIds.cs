@@ -69,4 +69,6 @@ internal static class RelayEventIds
     public const int ClusterPeerReplaced = 806;
     public const int ClusterLeaseFailed = 807;
     public const int ClusterBadMessage = 808;
+    public const int ClusterAnswerFailed = 809;
+    public const int ClusterResyncFailed = 810;
 }

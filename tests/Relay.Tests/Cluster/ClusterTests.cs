@@ -251,6 +251,78 @@ public sealed partial class ClusterTests
         }
     }
 
+    [Fact]
+    public async Task NodeFrozenBeyondItsLease_IsReaped_AndOnResumingRepublishesItsPeers()
+    {
+        await using var cluster = await GatewayCluster.StartAsync();
+        await using var alice = await cluster.Nodes[0].ConnectAsync("alice");
+        await using var bob = await cluster.Nodes[1].ConnectAsync("bob");
+        await alice.JoinAsync("doc");
+        await bob.JoinAsync("doc");
+        await alice.ExpectIntroductionAsync("bob", "doc");
+        await bob.ExpectIntroductionAsync("alice", "doc");
+
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration);
+        var database = redis.GetDatabase();
+        TestPeer? carol = null;
+        await cluster.Nodes[0].SignalAsync("-STOP");
+        try
+        {
+            await EventuallyAsync(async () => !await database.HashExistsAsync("relay:doc:doc", "alice"), "the frozen node's presence is reaped");
+            carol = await cluster.Nodes[2].ConnectAsync("carol");
+            await carol.JoinAsync("doc");
+            await carol.ExpectIntroductionAsync("bob", "doc");
+            await bob.ExpectIntroductionAsync("carol", "doc");
+        }
+        finally
+        {
+            await cluster.Nodes[0].SignalAsync("-CONT");
+        }
+
+        // Its lease was lost: it re-publishes alice, who meets carol now (and bob is not introduced again).
+        await using var carolAfterwards = carol;
+        await alice.ExpectIntroductionAsync("carol", "doc");
+        await carol.ExpectIntroductionAsync("alice", "doc");
+        await using var dave = await cluster.Nodes[1].ConnectAsync("dave");
+        await dave.JoinAsync("doc");
+        await alice.ExpectIntroductionAsync("dave", "doc");
+        await bob.ExpectIntroductionAsync("dave", "doc");
+        await carol.ExpectIntroductionAsync("dave", "doc");
+        Assert.Equal(["alice", "bob", "carol"], new[]
+        {
+            (await dave.ReceiveIntroductionAsync()).PeerId, (await dave.ReceiveIntroductionAsync()).PeerId, (await dave.ReceiveIntroductionAsync()).PeerId,
+        }.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task LostPubSubLinks_AreRepaired_AndIntroductionsStayExactlyOnce()
+    {
+        await using var cluster = await GatewayCluster.StartAsync();
+        await using var alice = await cluster.Nodes[0].ConnectAsync("alice");
+        await alice.JoinAsync("doc");
+        var resyncsBefore = cluster.Nodes.Select(node => CompleteResyncs(node.Output)).ToArray();
+
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration + ",allowAdmin=true");
+        await redis.GetServer(cluster.Redis.Configuration).ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub");
+
+        // Whether bob's introduction to alice went out before or after her node's channel was back, she gets it once.
+        await using var bob = await cluster.Nodes[1].ConnectAsync("bob");
+        await bob.JoinAsync("doc");
+        await bob.ExpectIntroductionAsync("alice", "doc");
+        await alice.ExpectIntroductionAsync("bob", "doc");
+        for (var i = 0; i < cluster.Nodes.Length; i++)
+        {
+            var node = cluster.Nodes[i];
+            var before = resyncsBefore[i];
+            await EventuallyAsync(() => Task.FromResult(CompleteResyncs(node.Output) > before), $"node {i} resynchronises after losing its channel");
+        }
+
+        await using var carol = await cluster.Nodes[2].ConnectAsync("carol");
+        await carol.JoinAsync("doc");
+        await alice.ExpectIntroductionAsync("carol", "doc");
+        await bob.ExpectIntroductionAsync("carol", "doc");
+    }
+
     private static int CompleteResyncs(string output) => CompleteResync().Count(output);
 
     private static async Task EventuallyAsync(Func<Task<bool>> condition, string because)

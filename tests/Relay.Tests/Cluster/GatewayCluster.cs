@@ -136,10 +136,16 @@ internal sealed class GatewayNode : IDisposable
     /// <summary>SIGKILL: the node vanishes without leaving anything, as a crashed or killed machine does.</summary>
     public async Task KillAsync()
     {
-        using var kill = Process.Start("kill", ["-KILL", _process.Id.ToString(CultureInfo.InvariantCulture)]);
+        await SignalAsync("-KILL");
+        await _process.WaitForExitAsync();
+    }
+
+    /// <summary>Sends a signal to the gateway process (<c>-STOP</c> freezes it as a long pause would, <c>-CONT</c> resumes it).</summary>
+    public async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", [signal, _process.Id.ToString(CultureInfo.InvariantCulture)]);
         await kill.WaitForExitAsync();
         Assert.Equal(0, kill.ExitCode);
-        await _process.WaitForExitAsync();
     }
 
     public void Dispose()
