@@ -146,9 +146,16 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
         {
             // Leaving: other nodes stop introducing our peers at once and reap what our sessions leave behind.
             var resign = node.Start(ClusterOperation.Lease, ClusterScripts.Resign, [node.Leases, node.Nodes], [node.Id]);
-            if (resign is not null)
+            try
             {
-                await resign.WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+                if (resign is not null)
+                {
+                    await resign.WaitAsync(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+            {
+                // Then the lease simply runs out: the same end, NodeTimeout later.
             }
         }
     }
