@@ -28,6 +28,7 @@ internal sealed partial class ClusterNode : IAsyncDisposable
         Leases = Prefix + "leases";
         Nodes = Prefix + "nodes";
         Epoch = Prefix + "epoch";
+        Reapings = Prefix + "reapings";
         Entries = EntriesOf(Id);
         Channel = ChannelOf(Id);
         DocumentPrefixLength = (Prefix + "doc:").Length;
@@ -44,6 +45,9 @@ internal sealed partial class ClusterNode : IAsyncDisposable
     public RedisKey Nodes { get; }
 
     public RedisKey Epoch { get; }
+
+    /// <summary>Sorted set: dead nodes being reaped → when their reaper last made progress.</summary>
+    public RedisKey Reapings { get; }
 
     public RedisKey Entries { get; }
 

@@ -20,8 +20,9 @@ internal static class ClusterScripts
         """;
 
     /// <summary>
-    /// KEYS: leases, epoch, nodes. ARGV: node, timeout ms, epoch candidate, internal URL (or empty).
-    /// Renews the lease; returns {lease was lost (expired, reaped or wiped): 0/1, epoch, live nodes, expired nodes}.
+    /// KEYS: leases, epoch, nodes, reapings. ARGV: node, timeout ms, epoch candidate, internal URL (or empty).
+    /// Renews the lease; returns {lease was lost (expired, reaped or wiped): 0/1, epoch, live nodes, expired nodes,
+    /// reapings whose reaper has made no progress for twice the timeout (it died: another takes over)}.
     /// </summary>
     public const string Lease = Now + """
 
@@ -37,7 +38,8 @@ internal static class ClusterScripts
         end
         local alive = redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
         local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 16)
-        return {lost, epoch, alive, expired}
+        local stalled = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now - 2 * tonumber(ARGV[2]), 'LIMIT', 0, 16)
+        return {lost, epoch, alive, expired, stalled}
         """;
 
     /// <summary>KEYS: leases, nodes. ARGV: node. Ends the node's lease at once (graceful stop): others reap what is left.</summary>
@@ -125,21 +127,28 @@ internal static class ClusterScripts
         """;
 
     /// <summary>
-    /// KEYS: leases, nodes, the dead node's entries, its reaping set. ARGV: dead node. Claims the reaping of a
-    /// node whose lease expired (one node wins): returns 1 if this caller reaps it.
+    /// KEYS: leases, nodes, the dead node's entries, its reaping set, reapings. ARGV: dead node, timeout ms. Claims the
+    /// reaping of a node whose lease expired, or of one whose reaper stalled (one node wins): 1 if this caller reaps it.
     /// </summary>
     public const string ClaimReap = Now + """
 
+        local claimed = redis.call('ZSCORE', KEYS[5], ARGV[1])
+        if claimed then
+          if tonumber(claimed) > now - 2 * tonumber(ARGV[2]) then return 0 end
+          redis.call('ZADD', KEYS[5], now, ARGV[1])
+          return 1
+        end
         local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
         if (not s) or tonumber(s) > now then return 0 end
         redis.call('ZREM', KEYS[1], ARGV[1])
         redis.call('HDEL', KEYS[2], ARGV[1])
         if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('RENAME', KEYS[3], KEYS[4]) end
+        redis.call('ZADD', KEYS[5], now, ARGV[1])
         return 1
         """;
 
     /// <summary>
-    /// KEYS: the reaping set, leases. ARGV: dead node, batch size, key prefix. Removes a batch of the dead node's
+    /// KEYS: the reaping set, leases, reapings. ARGV: dead node, batch size, key prefix. Removes a batch of the dead node's
     /// entries that still hold its values; returns {entries removed, entries taken from the set}. A node that holds
     /// a lease again (it was cut off, not dead) is left alone: it re-publishes its own presence.
     /// </summary>
@@ -148,9 +157,16 @@ internal static class ClusterScripts
         local s = redis.call('ZSCORE', KEYS[2], ARGV[1])
         if s and tonumber(s) > now then
           redis.call('DEL', KEYS[1])
+          redis.call('ZREM', KEYS[3], ARGV[1])
           return {0, 0}
         end
         local entries = redis.call('SPOP', KEYS[1], tonumber(ARGV[2]))
+        if #entries == 0 then
+          redis.call('ZREM', KEYS[3], ARGV[1])
+          return {0, 0}
+        end
+        -- Progress: the claim stays fresh, so no other node takes over a reaping that moves.
+        redis.call('ZADD', KEYS[3], now, ARGV[1])
         local mark = ARGV[1] .. '|'
         local removed = 0
         for _, e in ipairs(entries) do

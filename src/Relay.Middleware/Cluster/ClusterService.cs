@@ -60,7 +60,7 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
 
         var pending = node.Database.ScriptEvaluateAsync(
             ClusterScripts.Lease,
-            [node.Leases, node.Epoch, node.Nodes],
+            [node.Leases, node.Epoch, node.Nodes, node.Reapings],
             [node.Id, (long)options.Cluster.NodeTimeout.TotalMilliseconds, Guid.NewGuid().ToString("N"), options.Cluster.InternalUrl ?? ""]);
         if (await node.ObserveAsync(ClusterOperation.Lease, pending, System.Diagnostics.Stopwatch.GetTimestamp()).ConfigureAwait(false) is not { } result)
         {
@@ -87,9 +87,9 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
             _resync = ResyncAsync(node, registry, dirty);
         }
 
-        foreach (var expired in (RedisResult[])reply[3]!)
+        foreach (var dead in ((RedisResult[])reply[3]!).Concat((RedisResult[])reply[4]!))
         {
-            var victim = (string)expired!;
+            var victim = (string)dead!;
             if (victim != node.Id)
             {
                 await ReapAsync(node, victim).ConfigureAwait(false);
@@ -113,18 +113,22 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
         }
     }
 
-    /// <summary>Claims a dead node (one node wins) and removes its entries in batches, so Redis never blocks long.</summary>
+    /// <summary>
+    /// Claims a dead node (one node wins) and removes its entries in batches, so Redis never blocks long. A reaper
+    /// that dies midway leaves its claim to go stale, and another node takes the rest over.
+    /// </summary>
     private async Task ReapAsync(ClusterNode node, string victim)
     {
         var claim = node.Start(ClusterOperation.Reap, ClusterScripts.ClaimReap,
-            [node.Leases, node.Nodes, node.EntriesOf(victim), node.ReapingOf(victim)], [victim]);
+            [node.Leases, node.Nodes, node.EntriesOf(victim), node.ReapingOf(victim), node.Reapings],
+            [victim, (long)options.Cluster.NodeTimeout.TotalMilliseconds]);
         if (claim is null || await claim.ConfigureAwait(false) is not { } claimed || (long)claimed != 1)
         {
             return;
         }
 
         long removed = 0;
-        while (node.Start(ClusterOperation.Reap, ClusterScripts.Reap, [node.ReapingOf(victim), node.Leases], [victim, ReapBatch, node.Prefix]) is { } batch
+        while (node.Start(ClusterOperation.Reap, ClusterScripts.Reap, [node.ReapingOf(victim), node.Leases, node.Reapings], [victim, ReapBatch, node.Prefix]) is { } batch
             && await batch.ConfigureAwait(false) is { } result)
         {
             var counts = (RedisResult[])result!;

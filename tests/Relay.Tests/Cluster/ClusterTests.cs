@@ -295,6 +295,25 @@ public sealed partial class ClusterTests
     }
 
     [Fact]
+    public async Task ReapingLeftUnfinishedByADeadReaper_IsTakenOver()
+    {
+        await using var cluster = await GatewayCluster.StartAsync(nodes: 2);
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration);
+        var database = redis.GetDatabase();
+
+        // What a reaper that died after claiming node "gone" leaves: its claim, long stale, and the entries still to remove.
+        await database.HashSetAsync("relay:doc:shared", [new HashEntry("ghost", "gone|1|1"), new HashEntry("other", "elsewhere|1|1")]);
+        await database.StringSetAsync("relay:peer:ghost", "gone|1");
+        await database.SetAddAsync("relay:reaping:gone", ["d shared ghost", "p ghost"]);
+        await database.SortedSetAddAsync("relay:reapings", "gone", 0);
+
+        await EventuallyAsync(async () => !await database.HashExistsAsync("relay:doc:shared", "ghost") && !await database.KeyExistsAsync("relay:peer:ghost")
+            && !await database.KeyExistsAsync("relay:reaping:gone") && await database.SortedSetScoreAsync("relay:reapings", "gone") is null,
+            "a live node takes the reaping over");
+        Assert.Equal("elsewhere|1|1", (string?)await database.HashGetAsync("relay:doc:shared", "other"));
+    }
+
+    [Fact]
     public async Task LostPubSubLinks_AreRepaired_AndIntroductionsStayExactlyOnce()
     {
         await using var cluster = await GatewayCluster.StartAsync();
