@@ -295,6 +295,52 @@ public sealed partial class ClusterTests
     }
 
     [Fact]
+    public async Task PeersOfEveryDialect_MeetAcrossNodes_EachAnsweredInItsOwn()
+    {
+        await using var cluster = await GatewayCluster.StartAsync();
+        await using var packed = await cluster.Nodes[0].ConnectAsync("packed");
+        await using var v3 = await cluster.Nodes[1].ConnectAsync("v3");
+        await using var cevitxe = await cluster.Nodes[2].ConnectAsync("cevitxe");
+        await packed.JoinAsync("doc");
+        await v3.JoinV3Async("doc");
+        await packed.ExpectIntroductionAsync("v3", "doc");
+        await v3.ExpectV3IntroductionAsync("packed", "doc");
+
+        await cevitxe.JoinJsonAsync("doc");
+        Assert.Equal(["packed", "v3"], new[] { (await cevitxe.ReceiveJsonIntroductionAsync()).PeerId, (await cevitxe.ReceiveJsonIntroductionAsync()).PeerId }.Order(StringComparer.Ordinal));
+        await packed.ExpectIntroductionAsync("cevitxe", "doc");
+        await v3.ExpectV3IntroductionAsync("cevitxe", "doc");
+    }
+
+    [Fact]
+    public async Task NodeStoppedGracefully_ClosesItsPeersWith1001_AndGivesItsLeaseUpAtOnce()
+    {
+        await using var cluster = await GatewayCluster.StartAsync();
+        await using var leaving = await cluster.Nodes[2].ConnectAsync("leaving");
+        await using var live = await cluster.Nodes[1].ConnectAsync("live");
+        await leaving.JoinAsync("doc");
+        await live.JoinAsync("doc");
+        await live.ExpectIntroductionAsync("leaving", "doc");
+
+        var closing = leaving.Socket.ReceiveCloseAsync();
+        await cluster.Nodes[2].SignalAsync("-TERM");
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, (await closing).Status);
+        await leaving.Socket.CloseQuietlyAsync();
+
+        // No lease to wait out: the node resigned, so Redis drops it from the live nodes before its timeout.
+        var stopped = Stopwatch.StartNew();
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration);
+        await EventuallyAsync(async () => await redis.GetDatabase().SortedSetLengthAsync("relay:leases") == 2, "the stopped node's lease is gone");
+        Assert.True(stopped.Elapsed < GatewayCluster.NodeTimeout, $"gone after {stopped.Elapsed}, within the node timeout {GatewayCluster.NodeTimeout}");
+
+        await using var seeker = await cluster.Nodes[0].ConnectAsync("seeker");
+        await seeker.JoinAsync("doc");
+        await seeker.ExpectIntroductionAsync("live", "doc");
+        await live.ExpectIntroductionAsync("seeker", "doc");
+        Assert.Equal(0, await cluster.Nodes[2].WaitForExitAsync());
+    }
+
+    [Fact]
     public async Task ReapingLeftUnfinishedByADeadReaper_IsTakenOver()
     {
         await using var cluster = await GatewayCluster.StartAsync(nodes: 2);

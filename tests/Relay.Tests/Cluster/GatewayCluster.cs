@@ -140,6 +140,8 @@ internal sealed class GatewayNode : IDisposable
         await _process.WaitForExitAsync();
     }
 
+    public Task<int> WaitForExitAsync() => _process.WaitForExitAsync();
+
     /// <summary>Sends a signal to the gateway process (<c>-STOP</c> freezes it as a long pause would, <c>-CONT</c> resumes it).</summary>
     public async Task SignalAsync(string signal)
     {
