@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Relay;
 using Relay.Admission;
+using Relay.Cluster;
 using Relay.Configuration;
 using Relay.Connection;
 using Relay.Identity;
@@ -51,6 +52,15 @@ public static class RelayServiceCollectionExtensions
         services.AddOptions<AuthorizationOptions>().Configure(static authorization =>
             authorization.AddPolicy(RelayIdentityOptions.DocumentsClaimPolicyName, policy => policy.AddRequirements(new DocumentsClaimRequirement())));
         services.TryAddSingleton<PeerRegistry>();
+
+        // One node: the in-process registry. With Relay:Cluster:Redis, it is wrapped to share presence through Redis.
+        services.TryAddSingleton<IPeerRegistry>(static sp => sp.GetRequiredService<RelayOptions>().Cluster.Redis is null
+            ? sp.GetRequiredService<PeerRegistry>()
+            : sp.GetRequiredService<ClusterPeerRegistry>());
+        services.TryAddSingleton<ClusterNode>();
+        services.TryAddSingleton<ClusterPeerRegistry>();
+        services.AddHostedService<ClusterService>();
+        services.AddHealthChecks().AddCheck<ClusterHealthCheck>("relay-cluster");
         services.TryAddSingleton<PairingBroker>();
         services.TryAddSingleton<PipeBuffers>();
         services.TryAddSingleton<IntroductionHandler>();

@@ -68,6 +68,40 @@ public sealed class RelayOptions
 
     /// <summary>Limits of the rooms channel (the videre-server protocol, role <c>Rooms</c>).</summary>
     public RelayRoomsOptions Rooms { get; set; } = new();
+
+    /// <summary>
+    /// Several gateway nodes acting as one relay through Redis. Unset <see cref="RelayClusterOptions.Redis"/>
+    /// (default): a single node, and no Redis is ever contacted.
+    /// </summary>
+    public RelayClusterOptions Cluster { get; set; } = new();
+}
+
+/// <summary>Several gateway nodes sharing introductions through Redis (see the README, "Running several gateways").</summary>
+public sealed class RelayClusterOptions
+{
+    /// <summary>
+    /// A StackExchange.Redis configuration string (<c>redis.internal:6379,password=...</c>). Unset (default):
+    /// this gateway is a single node, exactly as without this section.
+    /// </summary>
+    public string? Redis { get; set; }
+
+    /// <summary>
+    /// The address other nodes reach this node at (<c>http://10.0.0.5:8081</c>), published with its lease for
+    /// the forwarding of pairings. Unset: none published.
+    /// </summary>
+    public string? InternalUrl { get; set; }
+
+    /// <summary>How often the node renews its lease (and reaps expired nodes). Default 1 s.</summary>
+    public TimeSpan LeaseInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// A node whose lease is this old is dead: its peers are no longer introduced, and its presence is reaped.
+    /// At least twice <see cref="LeaseInterval"/>. Default 5 s.
+    /// </summary>
+    public TimeSpan NodeTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Prefix of every Redis key and channel the relay uses, so several relays can share one Redis. Default <c>relay:</c>.</summary>
+    public string KeyPrefix { get; set; } = "relay:";
 }
 
 /// <summary>Binds relay identities to ASP.NET Core authentication and authorization.</summary>

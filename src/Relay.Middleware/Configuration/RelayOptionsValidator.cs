@@ -91,6 +91,29 @@ internal sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
         Require(rooms.MaxQueuedBytes >= 1024, $"Relay:Rooms:MaxQueuedBytes must be at least 1024 (was {rooms.MaxQueuedBytes}).");
         Require(rooms.HeartbeatInterval >= TimeSpan.Zero, "Relay:Rooms:HeartbeatInterval must not be negative (zero turns heartbeats off).");
 
+        var cluster = options.Cluster;
+        if (cluster.Redis is not null && cluster.Redis.Trim().Length == 0)
+        {
+            errors.Add("Relay:Cluster:Redis must not be blank (leave it unset for a single node).");
+        }
+        else if (cluster.Redis is not null)
+        {
+            try
+            {
+                StackExchange.Redis.ConfigurationOptions.Parse(cluster.Redis);
+            }
+            catch (ArgumentException ex)
+            {
+                errors.Add($"Relay:Cluster:Redis is not a StackExchange.Redis configuration string: {ex.Message}");
+            }
+        }
+
+        Require(cluster.InternalUrl is null || (Uri.TryCreate(cluster.InternalUrl, UriKind.Absolute, out var internalUrl) && internalUrl.Scheme is "http" or "https"),
+            $"Relay:Cluster:InternalUrl must be an absolute http or https URL (was '{cluster.InternalUrl}').");
+        Require(cluster.LeaseInterval >= TimeSpan.FromMilliseconds(50), "Relay:Cluster:LeaseInterval must be at least 50 ms.");
+        Require(cluster.NodeTimeout >= 2 * cluster.LeaseInterval, "Relay:Cluster:NodeTimeout must be at least twice Relay:Cluster:LeaseInterval.");
+        Require(cluster.KeyPrefix.Length > 0 && !cluster.KeyPrefix.Any(char.IsWhiteSpace), "Relay:Cluster:KeyPrefix must be non-empty, without whitespace.");
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

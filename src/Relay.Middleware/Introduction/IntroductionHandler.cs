@@ -16,7 +16,7 @@ namespace Relay.Introduction;
 /// either dialect, and introduces peers that share documents.
 /// </summary>
 internal sealed partial class IntroductionHandler(
-    PeerRegistry registry,
+    IPeerRegistry registry,
     RelaySessions sessions,
     RelaySocketAcceptor acceptor,
     RelayIdPolicy ids,

@@ -4,7 +4,7 @@ namespace Relay.Introduction;
 /// Connected peers and, for every document, the peers that joined it. Indexed by document, so a Join
 /// costs what its own documents and their members cost, never what the whole server holds.
 /// </summary>
-internal sealed class PeerRegistry(RelayOptions options)
+internal sealed class PeerRegistry(RelayOptions options) : IPeerRegistry
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, PeerSession> _peers = new(StringComparer.Ordinal);
@@ -71,7 +71,11 @@ internal sealed class PeerRegistry(RelayOptions options)
     /// documents: <paramref name="introductions"/> maps each other peer to the documents it now shares
     /// with <paramref name="session"/>. Nothing changes unless every limit allows the whole Join.
     /// </summary>
-    public JoinResult Join(PeerSession session, List<string> documentIds, Dictionary<PeerSession, List<string>> introductions)
+    public JoinResult Join(PeerSession session, List<string> documentIds, Dictionary<PeerSession, List<string>> introductions) =>
+        Join(session, documentIds, introductions, new List<string>(documentIds.Count));
+
+    /// <summary>As the other overload; <paramref name="fresh"/> (empty on entry) receives the documents newly joined.</summary>
+    public JoinResult Join(PeerSession session, List<string> documentIds, Dictionary<PeerSession, List<string>> introductions, List<string> fresh)
     {
         lock (_lock)
         {
@@ -82,7 +86,6 @@ internal sealed class PeerRegistry(RelayOptions options)
 
             // Add tentatively, so duplicates inside the message count once, and undo if a limit says no.
             var documents = session.Documents ??= new HashSet<string>(StringComparer.Ordinal);
-            var fresh = new List<string>(documentIds.Count);
             foreach (var documentId in documentIds)
             {
                 if (documents.Add(documentId))
@@ -99,6 +102,7 @@ internal sealed class PeerRegistry(RelayOptions options)
                     documents.Remove(documentId);
                 }
 
+                fresh.Clear();
                 return refusal;
             }
 
@@ -129,7 +133,10 @@ internal sealed class PeerRegistry(RelayOptions options)
     }
 
     /// <summary>Removes documents from the session. No introductions follow a Leave.</summary>
-    public void Leave(PeerSession session, List<string> documentIds)
+    public void Leave(PeerSession session, List<string> documentIds) => Leave(session, documentIds, left: null);
+
+    /// <summary>As the other overload; <paramref name="left"/>, when given, receives the documents the session had joined.</summary>
+    public void Leave(PeerSession session, List<string> documentIds, List<string>? left)
     {
         lock (_lock)
         {
@@ -143,8 +150,27 @@ internal sealed class PeerRegistry(RelayOptions options)
                 if (documents.Remove(documentId))
                 {
                     RemoveMember(documentId, session);
+                    left?.Add(documentId);
                 }
             }
+        }
+    }
+
+    /// <summary>The peer's current session on this node, if any.</summary>
+    public PeerSession? Find(string peerId)
+    {
+        lock (_lock)
+        {
+            return _peers.GetValueOrDefault(peerId);
+        }
+    }
+
+    /// <summary>A copy of the session's documents, taken under the lock (empty once it is unregistered).</summary>
+    public string[] DocumentsOf(PeerSession session)
+    {
+        lock (_lock)
+        {
+            return session.Documents is { Count: > 0 } documents ? [.. documents] : [];
         }
     }
 

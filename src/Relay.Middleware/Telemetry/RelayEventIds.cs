@@ -58,4 +58,17 @@ internal static class RelayEventIds
     public const int TargetedSocketFailed = 708;
     public const int TargetedSendFailed = 709;
     public const int TargetedUserUnknown = 710;
+
+    // Cluster (8xx)
+    public const int ClusterRedisLost = 800;
+    public const int ClusterRedisRestored = 801;
+    public const int ClusterOperationFailed = 802;
+    public const int ClusterStarted = 803;
+    public const int ClusterResynced = 804;
+    public const int ClusterReaped = 805;
+    public const int ClusterPeerReplaced = 806;
+    public const int ClusterLeaseFailed = 807;
+    public const int ClusterBadMessage = 808;
+    public const int ClusterAnswerFailed = 809;
+    public const int ClusterResyncFailed = 810;
 }

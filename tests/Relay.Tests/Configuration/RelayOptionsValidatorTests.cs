@@ -46,6 +46,11 @@ public sealed class RelayOptionsValidatorTests
         ("Relay:Sigver:MaxGroups", o => o.Sigver.MaxGroups = -1),
         ("Relay:Sigver:MaxQueuedBytes", o => o.Sigver.MaxQueuedBytes = 1023),
         ("Relay:Sigver:HeartbeatInterval", o => o.Sigver.HeartbeatInterval = TimeSpan.Zero),
+        ("Relay:Cluster:Redis", o => o.Cluster.Redis = "127.0.0.1:6379,nosuchoption=1"),
+        ("Relay:Cluster:InternalUrl", o => o.Cluster.InternalUrl = "10.0.0.5:8081"),
+        ("Relay:Cluster:LeaseInterval", o => o.Cluster.LeaseInterval = TimeSpan.FromMilliseconds(49)),
+        ("Relay:Cluster:NodeTimeout", o => o.Cluster.NodeTimeout = TimeSpan.Zero),
+        ("Relay:Cluster:KeyPrefix", o => o.Cluster.KeyPrefix = "my relay:"),
     ];
 
     [Theory]
@@ -154,6 +159,26 @@ public sealed class RelayOptionsValidatorTests
 
         Assert.StartsWith("Relay:IdPattern ", Assert.Single(result.Failures!), StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("  ")]
+    public void Validate_BlankRedis_IsReported(string redis) =>
+        Assert.StartsWith("Relay:Cluster:Redis ", Assert.Single(new RelayOptionsValidator().Validate(null, new RelayOptions { Cluster = { Redis = redis } }).Failures!), StringComparison.Ordinal);
+
+    [Fact]
+    public void Validate_ClusterBoundaryValues_Succeed() =>
+        Assert.True(new RelayOptionsValidator().Validate(null, new RelayOptions
+        {
+            Cluster = new RelayClusterOptions
+            {
+                Redis = "redis-1:6379,redis-2:6379,password=secret,ssl=true",
+                InternalUrl = "https://10.0.0.5:8443/",
+                LeaseInterval = TimeSpan.FromMilliseconds(50),
+                NodeTimeout = TimeSpan.FromMilliseconds(100),
+                KeyPrefix = "x",
+            },
+        }).Succeeded);
 
     [Fact]
     public void Validate_EmptyIdPattern_MeansNoPattern() =>

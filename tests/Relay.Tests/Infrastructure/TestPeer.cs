@@ -19,6 +19,15 @@ internal sealed class TestPeer : IAsyncDisposable
     public static async Task<TestPeer> ConnectAsync(TestGateway gateway, string peerId, string prefix = "", Action<ClientWebSocketOptions>? options = null) =>
         new(peerId, await gateway.ConnectAsync($"{prefix}/introduction/{Uri.EscapeDataString(peerId)}", options));
 
+    /// <summary>Connects to the introduction endpoint of a gateway at <paramref name="webSocketBase"/> (e.g. one in another process).</summary>
+    public static async Task<TestPeer> ConnectAsync(Uri webSocketBase, string peerId)
+    {
+        var socket = new ClientWebSocket();
+        using var timeout = new CancellationTokenSource(TestTimeouts.Default);
+        await socket.ConnectAsync(new Uri(webSocketBase, $"/introduction/{Uri.EscapeDataString(peerId)}"), timeout.Token);
+        return new TestPeer(peerId, socket);
+    }
+
     public Task JoinAsync(params string[] documentIds) => Socket.SendBinaryAsync(MsgPack.Join(documentIds));
 
     public Task LeaveAsync(params string[] documentIds) => Socket.SendBinaryAsync(MsgPack.Leave(documentIds));

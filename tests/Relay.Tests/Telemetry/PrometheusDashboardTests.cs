@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Relay.Tests.Cluster;
 using Relay.Tests.Infrastructure;
 using Relay.Tests.Targeted;
 using Relay.Tests.Sigver;
@@ -30,12 +31,18 @@ public sealed partial class PrometheusDashboardTests
     /// </summary>
     private static readonly Dictionary<string, string?> LoadSettings = new() { ["Relay:Connection:PendingTimeout"] = "00:00:01" };
 
+    private static Dictionary<string, string?> ClusterNodeSettings(RedisServer redis) =>
+        new(LoadSettings) { ["Relay:Cluster:Redis"] = redis.Configuration, ["Relay:Cluster:LeaseInterval"] = "00:00:00.250" };
+
     [Fact]
     public async Task Dashboard_EveryExpression_ReturnsDataFromARealPrometheusScrapingTheGatewayUnderLoad()
     {
         PrometheusServer.Locate();
         var dashboard = Dashboard.Load();
-        await using var gateway = await TestGateway.StartAsync(LoadSettings);
+
+        // A cluster node (of a cluster of one) on a real redis-server, so the cluster row has series too.
+        await using var redis = await RedisServer.StartAsync();
+        await using var gateway = await TestGateway.StartAsync(ClusterNodeSettings(redis));
         await using var load = await Load.StartAsync(gateway);
         await using var prometheus = await PrometheusServer.StartAsync(gateway.HttpUri);
 
@@ -83,7 +90,8 @@ public sealed partial class PrometheusDashboardTests
     public async Task Scrape_PassesPromtool_WithNoProblemInRelayFamilies()
     {
         var promtool = PrometheusServer.Locate("promtool");
-        await using var gateway = await TestGateway.StartAsync(LoadSettings);
+        await using var redis = await RedisServer.StartAsync();
+        await using var gateway = await TestGateway.StartAsync(ClusterNodeSettings(redis));
         await using var load = await Load.StartAsync(gateway);
         var scrape = await Scrape.FromAsync(gateway);
 
