@@ -155,6 +155,9 @@ public sealed class ConnectionTests : IAsyncLifetime
         using var alice = await ConnectAsync("alice", "bob");
         using var bob = await ConnectAsync("bob", "alice");
 
+        // Bob's handshake completes just before his request joins the pairing; a close from alice before
+        // that would end her wait (abandoned), which is another test's case.
+        await Eventually.TrueAsync(() => _gateway.GetService<IRelayStatus>().GetSnapshot().ActivePairings == 1, "alice and bob are paired");
         await alice.SendTextAsync("last words");
         await alice.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
 
