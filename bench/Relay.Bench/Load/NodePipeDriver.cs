@@ -148,21 +148,7 @@ internal sealed class NodePipeDriver : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill();
-            }
-
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await _process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (InvalidOperationException)
-        {
-        }
-
-        _process.Dispose();
+        await Servers.ServerProcess.StopAsync(_process).ConfigureAwait(false);
         lock (_lastErrors)
         {
             _log.Dispose();

@@ -106,25 +106,31 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await StopAsync(_process).ConfigureAwait(false);
+        lock (_log)
+        {
+            _log.Dispose();
+        }
+    }
+
+    /// <summary>Kills a process unless it has exited, waits (at most 10 s) for it to go, and disposes it.</summary>
+    public static async Task StopAsync(Process process)
+    {
         try
         {
-            if (!_process.HasExited)
+            if (!process.HasExited)
             {
-                _process.Kill();
+                process.Kill();
             }
 
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await _process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+            await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (InvalidOperationException)
         {
         }
 
-        _process.Dispose();
-        lock (_log)
-        {
-            _log.Dispose();
-        }
+        process.Dispose();
     }
 
     /// <summary>A loopback port free at the time of asking.</summary>
