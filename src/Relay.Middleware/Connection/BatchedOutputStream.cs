@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.WebSockets;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Relay.Telemetry;
 
@@ -59,6 +60,7 @@ internal sealed class BatchedOutputStream(Stream inner, HttpContext context, int
 
     public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -93,6 +95,7 @@ internal sealed class BatchedOutputStream(Stream inner, HttpContext context, int
     public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count).GetAwaiter().GetResult();
 
     /// <summary>Writes what is kept, in one write; nothing to do if nothing is.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WritePendingAsync()
     {
         if (PendingBytes == 0)
@@ -156,6 +159,7 @@ internal sealed class BatchedOutputStream(Stream inner, HttpContext context, int
         Volatile.Write(ref _pendingLength, _pendingLength + bytes.Length);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WritePendingLockedAsync(CancellationToken cancellationToken)
     {
         if (_pending is not { } pending || _pendingLength == 0)

@@ -64,7 +64,11 @@ public sealed class HostileInputTests
 
         for (var i = 0; i < 10; i++)
         {
+            // A peer is registered just after its handshake: the second connects once the first is in, so it is the newer.
+            var status = gateway.GetService<IRelayStatus>();
+            await Eventually.TrueAsync(() => status.GetSnapshot().Peers == 0, "the last round's peers are gone");
             await using var replaced = await TestPeer.ConnectAsync(gateway, "mallory");
+            await Eventually.TrueAsync(() => status.GetSnapshot().Peers == 1, "the first mallory is registered");
             await using var replacing = await TestPeer.ConnectAsync(gateway, "mallory");
             Assert.Equal((WebSocketCloseStatus)RelayCloseCodes.Replaced, await replaced.Socket.ReceiveEndAsync());
 

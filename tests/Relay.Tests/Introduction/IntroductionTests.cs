@@ -278,6 +278,9 @@ public sealed class IntroductionTests : IAsyncLifetime
     {
         var first = await TestPeer.ConnectAsync(_gateway, "alice");
         await first.JoinAsync("old-doc");
+
+        // A peer is registered just after its handshake: the second connects once the first is in, so it is the newer.
+        await Eventually.TrueAsync(() => _gateway.GetService<IRelayStatus>().GetSnapshot().Peers == 1, "the first alice is registered");
         await using var second = await TestPeer.ConnectAsync(_gateway, "alice");
 
         var (status, _) = await first.Socket.ReceiveCloseAsync();

@@ -129,6 +129,9 @@ public sealed class RelayMetricsFunctionalTests
         await expires.CloseQuietlyAsync();
 
         using var replaced = await gateway.ConnectAsync("/connection/a/b/replaced");
+
+        // A request joins the broker just after its handshake: the second connects once the first waits, so it is the newer.
+        await Eventually.TrueAsync(() => status.GetSnapshot().PendingConnections == 1, "the first request waits");
         using var replacement = await gateway.ConnectAsync("/connection/a/b/replaced");
         Assert.Equal((WebSocketCloseStatus)RelayCloseCodes.Replaced, (await replaced.ReceiveCloseAsync()).Status);
         await replaced.CloseQuietlyAsync();
