@@ -25,6 +25,7 @@ internal sealed class BatchedOutputStream(Stream inner, HttpContext context, int
     private byte[]? _pending;
     private int _pendingLength;
     private int _deferring;
+    private int _disposed;
 
     /// <summary>The WebSocket over this stream, to tell an abort from a graceful end when it disposes the stream.</summary>
     public WebSocket? Socket { get; set; }
@@ -66,6 +67,7 @@ internal sealed class BatchedOutputStream(Stream inner, HttpContext context, int
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
             var deferring = Volatile.Read(ref _deferring) != 0;
             if (buffer.Length <= batchBytes - _pendingLength && (deferring || _pendingLength > 0))
             {
@@ -106,6 +108,7 @@ internal sealed class BatchedOutputStream(Stream inner, HttpContext context, int
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
             await WritePendingLockedAsync(CancellationToken.None).ConfigureAwait(false);
         }
         finally
@@ -140,10 +143,13 @@ internal sealed class BatchedOutputStream(Stream inner, HttpContext context, int
                 context.Abort();
             }
 
-            // A write still in flight owns the buffer; otherwise it goes back now.
+            // A write still in flight owns the buffer (and gives it back); otherwise it goes back now. Any
+            // write after this finds the stream disposed.
+            Volatile.Write(ref _disposed, 1);
             if (_writeLock.Wait(0))
             {
                 ReturnPending();
+                _writeLock.Release();
             }
 
             inner.Dispose();

@@ -157,6 +157,20 @@ public sealed class BatchedOutputTests
         Assert.True(lifetime.Aborted);
     }
 
+    [Fact]
+    public async Task Stream_AfterDispose_AWriteFailsAtOnce_InsteadOfWaitingForever()
+    {
+        await using var gateway = await TestGateway.StartAsync();
+        var output = new BatchedOutputStream(new RecordingStream(), new DefaultHttpContext(), 64, gateway.GetService<RelayMetrics>());
+        output.Deferring = true;
+        await output.WriteAsync(new byte[] { 1 });
+
+        output.Dispose();
+
+        Assert.Equal(0, output.PendingBytes);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => output.WriteAsync(new byte[] { 2 }).AsTask().WaitAsync(TestTimeouts.Default));
+    }
+
     private sealed class AbortRecorder : IHttpRequestLifetimeFeature
     {
         public bool Aborted { get; private set; }
