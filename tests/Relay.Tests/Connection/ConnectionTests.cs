@@ -16,6 +16,10 @@ public sealed class ConnectionTests : IAsyncLifetime
     private Task<ClientWebSocket> ConnectAsync(string local, string remote, string document = "doc") =>
         _gateway.ConnectAsync($"/connection/{local}/{remote}/{document}");
 
+    /// <summary>A request joins its pairing just after its handshake: a test that sends more than the held-frame limits allow waits for it.</summary>
+    private async Task WaitForPairingsAsync(int count) =>
+        await Eventually.TrueAsync(() => _gateway.GetService<IRelayStatus>().GetSnapshot().ActivePairings == count, $"{count} pairings are live");
+
     private async Task WaitForPendingAsync(int count) =>
         await Eventually.TrueAsync(() => _gateway.GetService<IRelayStatus>().GetSnapshot().PendingConnections == count, $"{count} connections wait");
 
@@ -95,6 +99,7 @@ public sealed class ConnectionTests : IAsyncLifetime
         const int Count = 10_000;
         using var alice = await ConnectAsync("alice", "bob");
         using var bob = await ConnectAsync("bob", "alice");
+        await WaitForPairingsAsync(1);
 
         var results = await Task.WhenAll(
             Task.Run(() => ExchangeAsync(alice, "alice")),

@@ -97,6 +97,9 @@ public sealed class ConnectionLimitTests
         using var writer = await gateway.ConnectAsync("/connection/writer/reader/doc");
         using var reader = await gateway.ConnectAsync("/connection/reader/writer/doc");
 
+        // The reader's request joins the pairing just after its handshake; a flood before that would be held (and refused with 4413).
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().ActivePairings == 1, "writer and reader are paired");
+
         // The reader never reads; the writer pushes until the relay ends the pairing.
         var flood = new StalledPipeWriter(writer);
         var (status, description) = await flood.CompletionAsync();

@@ -61,6 +61,9 @@ public sealed class MemoryBoundsTests
         await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Relay:Connection:StallTimeout"] = "00:00:02" });
         using var writer = await gateway.ConnectAsync("/connection/writer/reader/doc");
         using var reader = await gateway.ConnectAsync("/connection/reader/writer/doc");
+
+        // The reader's request joins the pairing just after its handshake; a flood before that would be held (and refused with 4413).
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().ActivePairings == 1, "writer and reader are paired");
         var baseline = GC.GetTotalMemory(forceFullCollection: true);
         long peak = 0;
         var flood = new StalledPipeWriter(writer);
@@ -87,6 +90,7 @@ public sealed class MemoryBoundsTests
         await using var gateway = await TestGateway.StartAsync();
         using var alice = await gateway.ConnectAsync("/connection/alice/bob/doc");
         using var bob = await gateway.ConnectAsync("/connection/bob/alice/doc");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().ActivePairings == 1, "alice and bob are paired");
         var fragment = new byte[MiB];
         new Random(3).NextBytes(fragment);
         var receiveBuffer = new byte[64 * 1024];
