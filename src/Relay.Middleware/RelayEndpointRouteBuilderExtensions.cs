@@ -11,9 +11,12 @@ namespace Microsoft.AspNetCore.Builder;
 public static class RelayEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps <c>{prefix}/introduction/{peerId}</c>,
-    /// <c>{prefix}/connection/{localPeerId}/{remotePeerId}/{documentId}</c> and <c>{prefix}/sigver/{**key}</c>. The returned builder takes
-    /// the usual conventions (<c>RequireAuthorization</c>, <c>RequireHost</c>, <c>RequireRateLimiting</c>…).
+    /// Maps every relay protocol under <paramref name="prefix"/>, at the paths the default configuration
+    /// gives them: <c>/introduction/{peerId}</c> and <c>/connection/{localPeerId}/{remotePeerId}/{documentId}</c>
+    /// (@localfirst/relay), <c>/echo/{**rest}</c> (videre rooms), <c>/v1/register</c>, <c>/v1/user</c>,
+    /// <c>/v1/connect</c>, <c>/v1/kick-active-users</c> and <c>/healthcheck</c> (targeted signaling) and
+    /// <c>/sigver/{**key}</c> (Netflux). The returned builder takes the usual conventions
+    /// (<c>RequireAuthorization</c>, <c>RequireHost</c>, <c>RequireRateLimiting</c>…).
     /// WebSockets must be enabled (<c>UseRelay</c> or <c>UseWebSockets</c>).
     /// </summary>
     public static IEndpointConventionBuilder MapRelay(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string prefix = "")
@@ -31,6 +34,16 @@ public static class RelayEndpointRouteBuilderExtensions
         group.Map(RelayRoutes.SigverPattern, context => dispatcher.DispatchAsync(context, RelayRole.Sigver))
             .WithMetadata(new RelayEndpointMetadata(RelayRole.Sigver))
             .WithDisplayName("Relay sigver");
+        group.Map(RelayRoutes.RoomsPattern, context => dispatcher.DispatchAsync(context, RelayRole.Rooms))
+            .WithMetadata(new RelayEndpointMetadata(RelayRole.Rooms))
+            .WithDisplayName("Relay rooms");
+        foreach (var (pattern, role) in RelayRoutes.TargetedPatterns)
+        {
+            group.Map(pattern, context => dispatcher.DispatchAsync(context, role))
+                .WithMetadata(new RelayEndpointMetadata(role))
+                .WithDisplayName($"Relay targeted {pattern}");
+        }
+
         return group;
     }
 }

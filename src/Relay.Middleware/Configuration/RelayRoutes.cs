@@ -59,6 +59,17 @@ internal static class RelayRoutes
     public const string IntroductionPattern = "/introduction/{" + PeerId + "}";
     public const string ConnectionPattern = "/connection/{" + LocalPeerId + "}/{" + RemotePeerId + "}/{" + DocumentId + "}";
     public const string SigverPattern = "/sigver/{**" + Key + "}";
+    public const string RoomsPattern = "/echo/{**" + RoomsPath + "}";
+
+    /// <summary>Targeted signaling's endpoints as the Go signal server had them, each its role.</summary>
+    public static readonly (string Pattern, RelayRole Role)[] TargetedPatterns =
+    [
+        ("/v1/register", RelayRole.TargetedRegister),
+        ("/v1/user", RelayRole.TargetedUser),
+        ("/v1/connect", RelayRole.TargetedConnect),
+        ("/v1/kick-active-users", RelayRole.TargetedKick),
+        ("/healthcheck", RelayRole.TargetedHealth),
+    ];
 
     private static readonly string[] IntroductionValues = [PeerId];
     private static readonly string[] ConnectionValues = [LocalPeerId, RemotePeerId, DocumentId];

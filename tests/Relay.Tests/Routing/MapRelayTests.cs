@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Http.Json;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
@@ -51,6 +53,45 @@ public sealed class MapRelayTests
         await WebSocketTestExtensions.ClosePairAsync(a, b);
         await alice.CloseQuietlyAsync();
         await bob.CloseQuietlyAsync();
+        await app.StopAsync();
+    }
+
+    [Fact]
+    public async Task MapRelay_ServesRoomsAndTargetedSignalingUnderItsPrefix()
+    {
+        var (app, ws) = await StartCodeFirstAsync("/code");
+        await using var _ = app;
+
+        // Rooms: two raw sockets meet in a room; a connect packet reaches both.
+        using var ann = new System.Net.WebSockets.ClientWebSocket();
+        using var ben = new System.Net.WebSockets.ClientWebSocket();
+        await ann.ConnectAsync(new Uri(ws, "/code/echo/websocket"), CancellationToken.None);
+        await ben.ConnectAsync(new Uri(ws, "/code/echo/websocket"), CancellationToken.None);
+        await ann.SendTextAsync(Rooms.RoomClient.Packet("connect", "ann", "room"));
+        Assert.Contains("\"UserId\":\"ann\"", (await ann.ReceiveMessageAsync()).Text, StringComparison.Ordinal);
+        await ben.SendTextAsync(Rooms.RoomClient.Packet("connect", "ben", "room"));
+        Assert.Contains("\"UserId\":\"ben\"", (await ann.ReceiveMessageAsync()).Text, StringComparison.Ordinal);
+
+        // Targeted signaling: register, connect with the cookies it set, message oneself; and its health check.
+        var http = new Uri(new UriBuilder(ws) { Scheme = "http" }.Uri, "/code/");
+        var cookies = new System.Net.CookieContainer();
+        using var client = new HttpClient(new HttpClientHandler { CookieContainer = cookies }) { BaseAddress = http };
+        Assert.Equal("success", await client.GetStringAsync("healthcheck"));
+        using var registered = await client.PostAsJsonAsync("v1/register", new { username = "alice" });
+        Assert.Equal(HttpStatusCode.OK, registered.StatusCode);
+        using var alice = new System.Net.WebSockets.ClientWebSocket();
+        alice.Options.Cookies = cookies;
+        await alice.ConnectAsync(new Uri(ws, "/code/v1/connect"), CancellationToken.None);
+        await Targeted.TargetedUser.SendAsync(alice, "alice", "here", "1");
+        Assert.Equal("""{"originator":"alice","target":"alice","type":"here","payload":1}""", (await alice.ReceiveMessageAsync()).Text);
+
+        // Nothing of it is mapped outside the prefix.
+        using var outside = await client.GetAsync(new Uri(new UriBuilder(ws) { Scheme = "http" }.Uri, "/healthcheck"));
+        Assert.Equal(HttpStatusCode.NotFound, outside.StatusCode);
+
+        await alice.CloseQuietlyAsync();
+        await ann.CloseQuietlyAsync();
+        await ben.CloseQuietlyAsync();
         await app.StopAsync();
     }
 
