@@ -18,12 +18,16 @@ internal static class StatusPage
             <h1>Relay</h1>
             <p>A peer relay for local-first and WebRTC apps, running inside this YARP gateway.
             Peers meet at <code>/introduction/{peerId}</code> and are piped together at
-            <code>/connection/{localPeerId}/{remotePeerId}/{documentId}</code>.</p>
+            <code>/connection/{localPeerId}/{remotePeerId}/{documentId}</code>; videre rooms, targeted signaling
+            and Netflux (sigver) are served beside them.</p>
             <table>
             <tr><td>Connected peers</td><td class="n" id="peers">{{s.Peers}}</td></tr>
             <tr><td>Documents</td><td class="n" id="documents">{{s.Documents}}</td></tr>
             <tr><td>Waiting connections</td><td class="n" id="pending">{{s.PendingConnections}}</td></tr>
             <tr><td>Active pairings</td><td class="n" id="pairings">{{s.ActivePairings}}</td></tr>
+            <tr><td>Rooms (users)</td><td class="n" id="rooms">{{s.Rooms}} ({{s.RoomUsers}})</td></tr>
+            <tr><td>Targeted signaling: connected (registered)</td><td class="n" id="targeted">{{s.TargetedSessions}} ({{s.TargetedUsers}})</td></tr>
+            <tr><td>Netflux peers (groups)</td><td class="n" id="sigver">{{s.SigverPeers}} ({{s.SigverGroups}})</td></tr>
             </table>
             <p>Version {{WebUtility.HtmlEncode(typeof(StatusPage).Assembly.GetName().Version?.ToString())}}.</p>
             </body></html>

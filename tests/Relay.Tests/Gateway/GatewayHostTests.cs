@@ -30,4 +30,26 @@ public sealed class GatewayHostTests
         Assert.DoesNotContain("http", html.Replace("http-equiv", "", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase);
         await peer.CloseQuietlyAsync();
     }
+
+    [Fact]
+    public async Task Status_CountsRoomsTargetedAndSigverToo()
+    {
+        await using var gateway = await TestGateway.StartAsync();
+        var status = gateway.GetService<IRelayStatus>();
+        await using var ann = await Rooms.RoomClient.ConnectAsync(gateway, sockJs: false);
+        await ann.JoinAsync("ann", "room");
+        await using var alice = await Targeted.TargetedUser.RegisterAsync(gateway, "alice");
+        await alice.ConnectAsync();
+        using var netflux = await gateway.ConnectAsync("/sigver/key");
+
+        await Eventually.TrueAsync(() => status.GetSnapshot() is { Rooms: 1, RoomUsers: 1, TargetedUsers: 1, TargetedSessions: 1, SigverPeers: 1, SigverGroups: 1 },
+            "every protocol's session is counted");
+        var html = await gateway.Http.GetStringAsync("/");
+        Assert.Contains("<td class=\"n\" id=\"rooms\">1 (1)</td>", html, StringComparison.Ordinal);
+        Assert.Contains("<td class=\"n\" id=\"targeted\">1 (1)</td>", html, StringComparison.Ordinal);
+        Assert.Contains("<td class=\"n\" id=\"sigver\">1 (1)</td>", html, StringComparison.Ordinal);
+
+        await netflux.CloseQuietlyAsync();
+        await Eventually.TrueAsync(() => status.GetSnapshot() is { SigverPeers: 0, SigverGroups: 0 }, "the Netflux peer is gone");
+    }
 }
