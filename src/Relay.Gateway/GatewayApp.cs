@@ -1,4 +1,5 @@
 using System.Reflection;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Options;
@@ -53,7 +54,30 @@ internal static partial class GatewayApp
             }
         });
 
+        builder.Services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<GatewayOptions>>((forwarded, gateway) =>
+        {
+            // Only the listed proxies are believed (the defaults, loopback, are replaced), and only their own hop.
+            forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            forwarded.KnownProxies.Clear();
+            forwarded.KnownIPNetworks.Clear();
+            foreach (var proxy in gateway.Value.ForwardedHeaders.KnownProxies)
+            {
+                forwarded.KnownProxies.Add(System.Net.IPAddress.Parse(proxy));
+            }
+
+            foreach (var network in gateway.Value.ForwardedHeaders.KnownNetworks)
+            {
+                forwarded.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(network));
+            }
+        });
+
         var app = builder.Build();
+        if (app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value.ForwardedHeaders.Enabled)
+        {
+            // First, so admission, identity and logs all see the client's address.
+            app.UseForwardedHeaders();
+        }
+
         app.UseRouting();
         app.UseCors();
         app.UseAuthentication();

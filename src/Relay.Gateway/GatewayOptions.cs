@@ -26,6 +26,27 @@ internal sealed class GatewayOptions
     /// I/O, <c>.Result</c>): it would stall every connection served by that I/O thread.
     /// </summary>
     public bool InlineScheduling { get; set; } = true;
+
+    /// <summary><c>Gateway:ForwardedHeaders</c>: the proxies in front of the gateway whose forwarded headers it believes.</summary>
+    public GatewayForwardedHeadersOptions ForwardedHeaders { get; set; } = new();
+}
+
+/// <summary>
+/// Trusted proxies (<c>Gateway:ForwardedHeaders</c>). Behind a balancer every request comes from the balancer's
+/// address, so per-client admission caps would count all clients as one and logs would name the balancer.
+/// Requests from the addresses listed here have the client address and scheme taken from their
+/// <c>X-Forwarded-For</c> and <c>X-Forwarded-Proto</c> (the last hop only); from anywhere else those headers
+/// are ignored. Both lists empty (the default): no forwarded header is believed.
+/// </summary>
+internal sealed class GatewayForwardedHeadersOptions
+{
+    /// <summary><c>Gateway:ForwardedHeaders:KnownProxies</c>: proxy addresses (<c>10.0.0.2</c>, <c>::1</c>).</summary>
+    public List<string> KnownProxies { get; set; } = [];
+
+    /// <summary><c>Gateway:ForwardedHeaders:KnownNetworks</c>: proxy networks in CIDR notation (<c>10.0.0.0/8</c>).</summary>
+    public List<string> KnownNetworks { get; set; } = [];
+
+    public bool Enabled => KnownProxies.Count > 0 || KnownNetworks.Count > 0;
 }
 
 /// <summary>Restrictions on the scrape endpoint (<c>Gateway:Metrics</c>).</summary>
@@ -72,6 +93,22 @@ internal sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
         {
             errors.Add(string.Create(CultureInfo.InvariantCulture,
                 $"Gateway:Metrics:LocalPort must be a port number (1-65535), or 0 for any, not {options.Metrics.LocalPort}."));
+        }
+
+        foreach (var proxy in options.ForwardedHeaders.KnownProxies)
+        {
+            if (!System.Net.IPAddress.TryParse(proxy, out _))
+            {
+                errors.Add($"Gateway:ForwardedHeaders:KnownProxies: '{proxy}' is not an IP address.");
+            }
+        }
+
+        foreach (var network in options.ForwardedHeaders.KnownNetworks)
+        {
+            if (!System.Net.IPNetwork.TryParse(network, out _))
+            {
+                errors.Add($"Gateway:ForwardedHeaders:KnownNetworks: '{network}' is not a network in CIDR notation (such as 10.0.0.0/8).");
+            }
         }
 
         return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
