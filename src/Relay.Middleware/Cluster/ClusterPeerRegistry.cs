@@ -37,6 +37,12 @@ internal sealed partial class ClusterPeerRegistry(PeerRegistry local, ClusterNod
         lock (_registerLock)
         {
             replaced = local.Register(session);
+            if (ReferenceEquals(replaced, session))
+            {
+                // Older than the session already registered here: it never joins the cluster.
+                return replaced;
+            }
+
             member = new ClusterMember(session, node.Id + "|" + Interlocked.Increment(ref _sessions).ToString(CultureInfo.InvariantCulture));
             if (replaced is not null && _members.TryGetValue(session.PeerId, out var old) && ReferenceEquals(old.Session, replaced))
             {

@@ -7,7 +7,11 @@ namespace Relay.Introduction;
 /// </summary>
 internal interface IPeerRegistry
 {
-    /// <summary>Makes the session its peer's current one; returns the session it replaced on this node, if any (the caller closes it).</summary>
+    /// <summary>
+    /// Makes the session its peer's current one; returns the session that lost its place on this node, if any
+    /// (the caller closes it): the one it replaced, or the session itself when a newer one (by
+    /// <see cref="PeerSession.Arrival"/>) is already registered.
+    /// </summary>
     PeerSession? Register(PeerSession session);
 
     /// <summary>Removes the session everywhere, unless a newer session for its peer id has replaced it.</summary>

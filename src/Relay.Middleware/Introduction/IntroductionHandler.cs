@@ -46,8 +46,11 @@ internal sealed partial class IntroductionHandler(
             return;
         }
 
+        // Taken before the handshake is answered, so a reconnecting client's newer socket wins even if the
+        // older one's registration runs later.
+        var arrival = sessions.NextArrival();
         var socket = await acceptor.AcceptAsync(context).ConfigureAwait(false);
-        var session = new PeerSession(peerId!, socket, sessions, options, metrics, logger);
+        var session = new PeerSession(peerId!, socket, sessions, options, metrics, logger) { Arrival = arrival };
         sessions.Add(session);
         Log.PeerConnected(logger, session.PeerId);
 

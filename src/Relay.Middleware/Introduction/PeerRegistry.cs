@@ -36,13 +36,20 @@ internal sealed class PeerRegistry(RelayOptions options) : IPeerRegistry
 
     /// <summary>
     /// Makes <paramref name="session"/> the peer's current session. Returns the session it replaced, if
-    /// any, already removed from every document; the caller closes it.
+    /// any, already removed from every document; the caller closes it. If the registered session arrived
+    /// later than <paramref name="session"/>, nothing changes and <paramref name="session"/> itself is returned.
     /// </summary>
     public PeerSession? Register(PeerSession session)
     {
         lock (_lock)
         {
             _peers.TryGetValue(session.PeerId, out var replaced);
+            if (replaced is not null && replaced.Arrival > session.Arrival)
+            {
+                // A newer session for this peer id registered first: the arriving one is the stale one.
+                return session;
+            }
+
             _peers[session.PeerId] = session;
             if (replaced is not null)
             {

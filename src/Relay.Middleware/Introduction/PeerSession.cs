@@ -30,6 +30,9 @@ internal sealed partial class PeerSession : QueuedMessageSocket, IRelaySession
 
     public string PeerId { get; }
 
+    /// <summary>Its request's place in line (<see cref="RelaySessions.NextArrival"/>): of two sessions for one peer id, the later one stays.</summary>
+    public long Arrival { get; init; }
+
     /// <summary>Documents this peer has joined. Guarded by the <see cref="PeerRegistry"/> lock.</summary>
     public HashSet<string>? Documents { get; set; }
 

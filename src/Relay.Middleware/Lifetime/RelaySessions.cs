@@ -20,6 +20,7 @@ internal sealed partial class RelaySessions : IDisposable
     private readonly CancellationTokenRegistration _stoppingRegistration;
     private ITimer? _drainDeadline;
     private volatile bool _stopping;
+    private long _arrivals;
 
     public RelaySessions(RelayOptions options, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<RelaySessions> logger)
     {
@@ -53,6 +54,12 @@ internal sealed partial class RelaySessions : IDisposable
     }
 
     public TimeSpan Elapsed(long since) => _time.GetElapsedTime(since);
+
+    /// <summary>
+    /// The next request's place in line, taken before its handshake is answered: a client that opened one
+    /// socket before another sees them in this order, whichever of the two is registered first.
+    /// </summary>
+    public long NextArrival() => Interlocked.Increment(ref _arrivals);
 
     public void Add(IRelaySession session)
     {

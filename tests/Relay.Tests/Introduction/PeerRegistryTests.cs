@@ -156,6 +156,24 @@ public sealed class PeerRegistryTests : IDisposable
     }
 
     [Fact]
+    public void Register_AnOlderSessionAfterANewerOne_LeavesTheNewerInPlace_AndReturnsTheOlder()
+    {
+        // Two sockets for one peer id: the older request's registration ran after the newer one's.
+        var registry = CreateRegistry();
+        var older = NewSession("alice");
+        var newer = Connect(registry, "alice");
+        Join(registry, newer, "doc");
+
+        Assert.Same(older, registry.Register(older));
+
+        Assert.Equal(["doc"], newer.Documents!);
+        Assert.Equal(1, registry.DocumentCount);
+        Assert.Equal(JoinResult.NotRegistered, registry.Join(older, ["other"], []));
+        registry.Unregister(older);
+        Assert.Same(newer, Assert.Single(Join(registry, Connect(registry, "bob"), "doc")).Key);
+    }
+
+    [Fact]
     public void Unregister_ReplacedSession_LeavesTheNewSessionsRegistrationIntact()
     {
         var registry = CreateRegistry();
@@ -326,7 +344,10 @@ public sealed class PeerRegistryTests : IDisposable
         // The registry never touches the socket; a server socket over an empty stream is enough.
         var socket = WebSocket.CreateFromStream(Stream.Null, new WebSocketCreationOptions { IsServer = true });
         _sockets.Add(socket);
-        return new PeerSession(peerId, socket, _sessions, _options, _relayMetrics ?? throw new InvalidOperationException("Create the registry first."), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        return new PeerSession(peerId, socket, _sessions, _options, _relayMetrics ?? throw new InvalidOperationException("Create the registry first."), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance)
+        {
+            Arrival = _sessions.NextArrival(),
+        };
     }
 
     private PeerSession Connect(PeerRegistry registry, string peerId)
