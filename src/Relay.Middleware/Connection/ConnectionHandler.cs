@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Relay.Admission;
+using Relay.Cluster;
 using Relay.Configuration;
 using Relay.Lifetime;
 using Relay.Telemetry;
@@ -20,13 +21,25 @@ internal sealed class ConnectionHandler(
     RelayIdPolicy ids,
     RelayOptions options,
     RelayMetrics metrics,
+    ClusterPairings pairings,
+    PairingForwarder forwarder,
     ILogger<ConnectionHandler> logger)
 {
     private readonly PairingServices _services = new(broker, sessions, buffers, metrics, options, logger);
 
     public async Task HandleAsync(HttpContext context, string? localPeerId, string? remotePeerId, string? documentId)
     {
-        if (!await acceptor.AdmitAsync(context).ConfigureAwait(false))
+        // A half another node forwarded was admitted and authorized there; a forged one is refused.
+        var origin = forwarder.OriginOf(context);
+        if (origin == ForwardedOrigin.Forged)
+        {
+            await acceptor.RefuseAsync(context, StatusCodes.Status403Forbidden, RejectionReason.Forbidden,
+                "Forwarded requests are only accepted from the relay's own nodes.").ConfigureAwait(false);
+            return;
+        }
+
+        var forwarded = origin == ForwardedOrigin.Node;
+        if (!await acceptor.AdmitAsync(context, forwarded).ConfigureAwait(false))
         {
             return;
         }
@@ -38,8 +51,18 @@ internal sealed class ConnectionHandler(
             return;
         }
 
-        if (!await acceptor.AuthorizeAsync(context, localPeerId!, documentId).ConfigureAwait(false))
+        if (!forwarded && !await acceptor.AuthorizeAsync(context, localPeerId!, documentId).ConfigureAwait(false))
         {
+            return;
+        }
+
+        var key = new PairingKey(localPeerId!, remotePeerId!, documentId!);
+        if (!forwarded && pairings.Enabled && await pairings.PlaceAsync(key).ConfigureAwait(false) is { Url: { } url } place
+            && (await forwarder.ForwardAsync(context, url).ConfigureAwait(false)
+                || (await pairings.PlaceAsync(key, unreachable: place.Node).ConfigureAwait(false) is { Url: { } other }
+                    && await forwarder.ForwardAsync(context, other).ConfigureAwait(false))))
+        {
+            // Piped to the node its pairing runs on (or refused there), for as long as it lived.
             return;
         }
 
@@ -49,7 +72,7 @@ internal sealed class ConnectionHandler(
 
         // Every request arrives as a pairing of one; a request whose partner already waits joins that
         // pairing instead, and the one it brought is dropped unused.
-        var arriving = new Pairing(new PairingKey(localPeerId!, remotePeerId!, documentId!), half, _services);
+        var arriving = new Pairing(key, half, _services);
         var waiting = broker.Arrive(arriving, out var replaced);
         replaced?.EndWait(WaitEndReason.Replaced);
         await (waiting is null ? arriving.RunFirstAsync() : waiting.RunSecondAsync(half)).ConfigureAwait(false);
