@@ -118,6 +118,43 @@ public sealed class ClusterPairingTests
     }
 
     [Fact]
+    public async Task RecordOfAKilledNode_IsTakenOver_AndTheHalvesMeetElsewhere()
+    {
+        await using var cluster = await GatewayCluster.StartAsync();
+        var nodes = cluster.Nodes;
+        using (await ConnectAsync(nodes[0], "t", "u", "doc"))
+        {
+            await nodes[0].KillAsync();
+        }
+
+        // Node 0's lease has not run out yet, but it does not answer: node 1 takes its record over.
+        using var u = await ConnectAsync(nodes[1], "u", "t", "doc");
+        Assert.Equal(1, await nodes[1].MetricAsync("relay_cluster_forwarded_sockets_total", "relay_cluster_result=\"taken_over\""));
+
+        using var t = await ConnectAsync(nodes[2], "t", "u", "doc");
+        await t.SendTextAsync("again");
+        Assert.Equal("again", (await u.ReceiveMessageAsync()).Text);
+        Assert.Equal(1, await nodes[2].MetricAsync("relay_cluster_forwarded_sockets_total", "relay_cluster_result=\"forwarded\""));
+        await WebSocketTestExtensions.ClosePairAsync(t, u);
+    }
+
+    [Fact]
+    public async Task ForwardingNodeStopping_ClosesItsClientWith1001_AndThePartnerGets1001()
+    {
+        await using var cluster = await GatewayCluster.StartAsync(nodes: 2);
+        using var a = await ConnectAsync(cluster.Nodes[0], "a", "b", "doc");
+        using var b = await ConnectAsync(cluster.Nodes[1], "b", "a", "doc");
+        await b.SendTextAsync("hi");
+        Assert.Equal("hi", (await a.ReceiveMessageAsync()).Text);
+
+        await cluster.Nodes[1].SignalAsync("-TERM");
+
+        Assert.Equal((WebSocketCloseStatus.EndpointUnavailable, "Server shutting down"), await b.ReceiveCloseAsync());
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, (await a.ReceiveCloseAsync()).Status);
+        Assert.Equal(0, await cluster.Nodes[1].WaitForExitAsync());
+    }
+
+    [Fact]
     public async Task RedisDown_HalvesOnDifferentNodesStillMeet_ByHash()
     {
         await using var cluster = await GatewayCluster.StartAsync();
