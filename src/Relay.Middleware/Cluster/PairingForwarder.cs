@@ -73,20 +73,24 @@ internal sealed partial class PairingForwarder : IDisposable
             ActivityHeadersPropagator = null,
         }));
 
-        // The tunnel is idle only as long as the relay lets a socket be: the pairing node's keep-alive pings cross
-        // it every KeepAliveInterval. Without keep-alives, only the pairing's own maximum duration bounds it.
+        // Never shorter than the relay's own idle bounds (a wait, a stalled reader, a missed keep-alive), so the
+        // pairing node ends an idle socket with its close code first; keep-alive pings keep a live tunnel active.
+        // Without keep-alives, only the pairing's own maximum duration bounds it.
+        var connection = options.Connection;
         var idle = options.KeepAliveInterval > TimeSpan.Zero
-            ? options.KeepAliveInterval + options.KeepAliveTimeout + options.CloseTimeout
-            : options.Connection.MaxPairingDuration > TimeSpan.Zero ? options.Connection.MaxPairingDuration : TimeSpan.FromDays(1);
+            ? Max(Max(connection.PendingTimeout, connection.StallTimeout), options.KeepAliveInterval + options.KeepAliveTimeout) + options.CloseTimeout
+            : connection.MaxPairingDuration > TimeSpan.Zero ? connection.MaxPairingDuration + options.CloseTimeout : TimeSpan.FromDays(1);
         _config = new ForwarderRequestConfig
         {
-            ActivityTimeout = idle > TimeSpan.FromSeconds(100) ? idle : TimeSpan.FromSeconds(100),
+            ActivityTimeout = Max(idle, TimeSpan.FromSeconds(100)),
             Version = HttpVersion.Version11,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
         };
     }
 
     public bool Enabled => _pairings.Enabled;
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     /// <summary>Whether the request is a client's, another node's, or forged (checked once per request).</summary>
     public ForwardedOrigin OriginOf(HttpContext context)
@@ -173,7 +177,8 @@ internal sealed partial class PairingForwarder : IDisposable
             return false;
         }
 
-        metrics.Forward(ClusterForwardResult.Failed);
+        // An HTTP/2 WebSocket (extended CONNECT) has no upgrade to watch: forwarded, without the 1001 on loss.
+        metrics.Forward(tracking is null && error == ForwarderError.None && context.Response.StatusCode == StatusCodes.Status200OK ? ClusterForwardResult.Forwarded : ClusterForwardResult.Failed);
         return true;
     }
 

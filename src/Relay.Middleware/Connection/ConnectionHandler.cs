@@ -57,12 +57,8 @@ internal sealed class ConnectionHandler(
         }
 
         var key = new PairingKey(localPeerId!, remotePeerId!, documentId!);
-        if (!forwarded && pairings.Enabled && await pairings.PlaceAsync(key).ConfigureAwait(false) is { Url: { } url } place
-            && (await forwarder.ForwardAsync(context, url).ConfigureAwait(false)
-                || (await pairings.PlaceAsync(key, unreachable: place.Node).ConfigureAwait(false) is { Url: { } other }
-                    && await forwarder.ForwardAsync(context, other).ConfigureAwait(false))))
+        if (!forwarded && pairings.Enabled && await ForwardedAsync(context, key).ConfigureAwait(false))
         {
-            // Piped to the node its pairing runs on (or refused there), for as long as it lived.
             return;
         }
 
@@ -76,5 +72,22 @@ internal sealed class ConnectionHandler(
         var waiting = broker.Arrive(arriving, out var replaced);
         replaced?.EndWait(WaitEndReason.Replaced);
         await (waiting is null ? arriving.RunFirstAsync() : waiting.RunSecondAsync(half)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// On a cluster, pipes the request to the node its pairing runs on, if that is another, for as long as it lives
+    /// (true); false: the pairing runs here.
+    /// </summary>
+    private async Task<bool> ForwardedAsync(HttpContext context, PairingKey key)
+    {
+        var (node, url) = await pairings.PlaceAsync(key).ConfigureAwait(false);
+        if (url is null || await forwarder.ForwardAsync(context, url).ConfigureAwait(false))
+        {
+            return url is not null;
+        }
+
+        // That node did not answer: take its record over (or find a newer one) and go where it says.
+        (_, url) = await pairings.PlaceAsync(key, unreachable: node).ConfigureAwait(false);
+        return url is not null && await forwarder.ForwardAsync(context, url).ConfigureAwait(false);
     }
 }
