@@ -257,7 +257,7 @@ internal sealed partial class ClusterPairings(
         [LoggerMessage(RelayEventIds.ClusterNoInternalUrl, LogLevel.Warning, "Cluster node {NodeId} holds a pairing but published no internal URL; the half is served here and may not meet its partner.")]
         public static partial void NoInternalUrl(ILogger logger, string nodeId);
 
-        [LoggerMessage(RelayEventIds.ClusterNoInternalUrl, LogLevel.Warning, "This node listens on no address other nodes can reach: set Relay:Cluster:InternalUrl, or pairings that start here cannot be forwarded to it.")]
+        [LoggerMessage(RelayEventIds.ClusterNoInternalUrlHere, LogLevel.Warning, "This node listens on no address other nodes can reach: set Relay:Cluster:InternalUrl, or pairings that start here cannot be forwarded to it.")]
         public static partial void NoInternalUrlHere(ILogger logger);
 
         [LoggerMessage(RelayEventIds.ClusterForwarding, LogLevel.Information, "Cluster node {NodeId} takes forwarded pairings at '{Url}'.")]

@@ -80,4 +80,5 @@ internal static class RelayEventIds
     public const int ClusterForwardLost = 854;
     public const int ClusterLiveNodes = 855;
     public const int ClusterForwarding = 856;
+    public const int ClusterNoInternalUrlHere = 857;
 }
