@@ -226,6 +226,24 @@ public sealed class ClusterPairingTests
     }
 
     [Fact]
+    public async Task AForwardedHalf_IsAdmittedByTheNodeItReached_NotCountedAgainstTheForwardingNodesAddress()
+    {
+        // One socket per client address: every socket here comes from 127.0.0.1, and so does node 1's forward.
+        await using var cluster = await GatewayCluster.StartAsync(2, "--Relay:Admission:MaxConcurrentSocketsPerClient=1");
+        using var a = await ConnectAsync(cluster.Nodes[0], "a", "b", "doc");
+        using var b = await ConnectAsync(cluster.Nodes[1], "b", "a", "doc");
+        await b.SendTextAsync("in");
+        Assert.Equal("in", (await a.ReceiveMessageAsync()).Text);
+
+        // The limit still holds for clients of node 0 itself.
+        using var c = new ClientWebSocket();
+        c.Options.CollectHttpResponseDetails = true;
+        await Assert.ThrowsAsync<WebSocketException>(() => c.ConnectAsync(new Uri(cluster.Nodes[0].WebSocketUri, "/connection/c/d/doc"), CancellationToken.None));
+        Assert.Equal(HttpStatusCode.TooManyRequests, c.HttpStatusCode);
+        await WebSocketTestExtensions.ClosePairAsync(a, b);
+    }
+
+    [Fact]
     public async Task HeldTooMuch_ClosesAForwardedWaitingHalfWith4413()
     {
         await using var cluster = await GatewayCluster.StartAsync(2, "--Relay:Connection:MaxHeldBytes=1000");
