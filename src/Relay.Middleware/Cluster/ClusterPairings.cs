@@ -177,22 +177,9 @@ internal sealed partial class ClusterPairings(
             {
                 Log.NoInternalUrlHere(logger);
             }
-            else if (node.IsAvailable)
-            {
-                // Published at once rather than at the next lease, so partners are forwarded here from now on.
-                try
-                {
-                    await node.Database.HashSetAsync(node.Nodes, node.Id, node.InternalUrl).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
-                {
-                    Log.MembersFailed(logger, ex);
-                }
-            }
         }
 
-        Log.Forwarding(logger, node.Id, node.InternalUrl);
-
+        var unannounced = node.InternalUrl.Length > 0;
         var candidate = options.Cluster.Secret is null ? Convert.ToHexString(RandomNumberGenerator.GetBytes(32)) : "";
         using var timer = new PeriodicTimer(options.Cluster.LeaseInterval);
         do
@@ -204,6 +191,14 @@ internal sealed partial class ClusterPairings(
 
             try
             {
+                if (unannounced)
+                {
+                    // Published now rather than at the next lease, so partners are forwarded here from now on.
+                    await node.Database.HashSetAsync(node.Nodes, node.Id, node.InternalUrl).ConfigureAwait(false);
+                    Log.Forwarding(logger, node.Id, node.InternalUrl);
+                    unannounced = false;
+                }
+
                 var reply = (RedisResult[])(await node.Database.ScriptEvaluateAsync(
                     MembersScript, [node.Leases, node.Nodes, node.Prefix + "secret"], [candidate]).ConfigureAwait(false))!;
                 if (candidate.Length > 0 && (string?)reply[0] is { Length: > 0 } kept)
