@@ -60,6 +60,10 @@ public static class RelayServiceCollectionExtensions
         services.TryAddSingleton<ClusterNode>();
         services.TryAddSingleton<ClusterPeerRegistry>();
         services.AddHostedService<ClusterService>();
+        services.AddHttpForwarder();
+        services.TryAddSingleton<ClusterPairings>();
+        services.AddHostedService(static sp => sp.GetRequiredService<ClusterPairings>());
+        services.TryAddSingleton<PairingForwarder>();
         services.AddHealthChecks().AddCheck<ClusterHealthCheck>("relay-cluster");
         services.TryAddSingleton<PairingBroker>();
         services.TryAddSingleton<PipeBuffers>();

@@ -17,10 +17,12 @@ internal sealed partial class RelayAdmissionPolicy : IRateLimiterPolicy<string>,
     private readonly RelayAdmissionOptions _options;
     private readonly ConcurrencyLimiter? _global;
     private readonly RelayMetrics _metrics;
+    private readonly Cluster.PairingForwarder _forwarder;
     private readonly ILogger<RelayAdmissionPolicy> _logger;
 
-    public RelayAdmissionPolicy(RelayOptions options, RelayMetrics metrics, ILogger<RelayAdmissionPolicy> logger)
+    public RelayAdmissionPolicy(RelayOptions options, RelayMetrics metrics, Cluster.PairingForwarder forwarder, ILogger<RelayAdmissionPolicy> logger)
     {
+        _forwarder = forwarder;
         _options = options.Admission;
         _metrics = metrics;
         _logger = logger;
@@ -37,6 +39,13 @@ internal sealed partial class RelayAdmissionPolicy : IRateLimiterPolicy<string>,
     public RateLimitPartition<string> GetPartition(HttpContext httpContext)
     {
         var client = httpContext.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+
+        // A socket another node forwarded was admitted (and counted) there; its address is that node's, not a client's.
+        if (_forwarder.OriginOf(httpContext) == Cluster.ForwardedOrigin.Node)
+        {
+            return RateLimitPartition.GetNoLimiter("cluster node");
+        }
+
         if (_global is null && _options.MaxConcurrentSocketsPerClient == 0 && _options.NewSocketsPerSecondPerClient == 0)
         {
             return RateLimitPartition.GetNoLimiter(client);

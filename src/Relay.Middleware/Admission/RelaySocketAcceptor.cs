@@ -25,9 +25,10 @@ internal sealed partial class RelaySocketAcceptor(
 {
     /// <summary>
     /// Refuses the request (503 while shutting down, 426 if it is no WebSocket upgrade, 403 from a browser
-    /// origin not allowed, 401 without a user when identities are bound) or admits it.
+    /// origin not allowed, 401 without a user when identities are bound) or admits it. A request
+    /// <paramref name="forwarded"/> by another node of the cluster had its origin and user checked there.
     /// </summary>
-    public async ValueTask<bool> AdmitAsync(HttpContext context)
+    public async ValueTask<bool> AdmitAsync(HttpContext context, bool forwarded = false)
     {
         if (sessions.IsStopping)
         {
@@ -42,6 +43,11 @@ internal sealed partial class RelaySocketAcceptor(
             await RefuseAsync(context, StatusCodes.Status426UpgradeRequired, RejectionReason.NotWebSocket,
                 "This relay endpoint only accepts WebSocket connections.").ConfigureAwait(false);
             return false;
+        }
+
+        if (forwarded)
+        {
+            return true;
         }
 
         if (!origins.Allows(context.Request.Headers.Origin))

@@ -11,6 +11,7 @@ internal enum ClusterOperation
     Remove,
     Publish,
     Reap,
+    Pair,
 }
 
 /// <summary>What became of a cross-node introduction: the <c>relay.cluster.result</c> tag of <c>relay.cluster.introductions</c>.</summary>
@@ -29,6 +30,28 @@ internal enum ClusterIntroductionResult
     Stale,
 }
 
+/// <summary>What became of a pairing half that crossed nodes: the <c>relay.cluster.result</c> tag of <c>relay.cluster.forwarded_sockets</c>.</summary>
+internal enum ClusterForwardResult
+{
+    /// <summary>Forwarded to the node its pairing runs on, which accepted it.</summary>
+    Forwarded,
+
+    /// <summary>The pairing's node answered with a refusal (e.g. 503 while it shuts down), passed on to the client.</summary>
+    Failed,
+
+    /// <summary>The pairing's node could not be reached: this node took the pairing over.</summary>
+    TakenOver,
+
+    /// <summary>The pairing's node vanished while piping: this node closed the client's socket with 1001.</summary>
+    Lost,
+
+    /// <summary>Received from another node, signed, and served here.</summary>
+    Accepted,
+
+    /// <summary>Claimed to come from another node but was not signed by the cluster's secret: refused with 403.</summary>
+    Refused,
+}
+
 /// <summary>
 /// The cluster's instruments, on the relay's meter; created only when <c>Relay:Cluster:Redis</c> is set.
 /// Totals are observed, so every series is exported from the first collection on (at 0), as in <c>RelayMetrics</c>.
@@ -44,12 +67,16 @@ internal sealed class ClusterMetrics
         [.. Operations.Select(static operation => new KeyValuePair<string, object?>(OperationTag, Tag(operation)))];
     private static readonly KeyValuePair<string, object?>[] ResultTags =
         [.. Results.Select(static result => new KeyValuePair<string, object?>(ResultTag, Tag(result)))];
+    private static readonly KeyValuePair<string, object?>[] ForwardTags =
+        [.. Enum.GetValues<ClusterForwardResult>().Select(static result => new KeyValuePair<string, object?>(ResultTag, Tag(result)))];
 
     private readonly long[] _errors = new long[Operations.Length];
     private readonly long[] _introductions = new long[Results.Length];
     private readonly Histogram<double> _duration;
+    private readonly long[] _forwards = new long[ForwardTags.Length];
     private long _resyncs;
     private long _reaped;
+    private long _forwardedActive;
 
     public ClusterMetrics(IMeterFactory meterFactory, Func<long> nodesAlive, Func<bool> redisAvailable)
     {
@@ -75,6 +102,12 @@ internal sealed class ClusterMetrics
         meter.CreateObservableCounter(
             "relay.cluster.reaped_entries", () => Volatile.Read(ref _reaped), "{entry}",
             "Presence entries of dead nodes this node removed from Redis.");
+        meter.CreateObservableCounter(
+            "relay.cluster.forwarded_sockets", () => Observe(_forwards, ForwardTags), "{socket}",
+            "Pairing halves that crossed nodes, by result (forwarded, failed, taken_over, lost at the node the client reached; accepted, refused at the pairing's node).");
+        meter.CreateObservableUpDownCounter(
+            "relay.cluster.forwarded_sockets.active", () => Volatile.Read(ref _forwardedActive), "{socket}",
+            "Client sockets this node pipes, byte for byte, to the node their pairing runs on.");
     }
 
     public void Completed(ClusterOperation operation, TimeSpan elapsed) => _duration.Record(elapsed.TotalSeconds, OperationTags[(int)operation]);
@@ -82,6 +115,12 @@ internal sealed class ClusterMetrics
     public void Failed(ClusterOperation operation) => Interlocked.Increment(ref _errors[(int)operation]);
 
     public void Introduction(ClusterIntroductionResult result, int count = 1) => Interlocked.Add(ref _introductions[(int)result], count);
+
+    public void Forward(ClusterForwardResult result) => Interlocked.Increment(ref _forwards[(int)result]);
+
+    public void ForwardStarted() => Interlocked.Increment(ref _forwardedActive);
+
+    public void ForwardEnded() => Interlocked.Decrement(ref _forwardedActive);
 
     public void Resynced() => Interlocked.Increment(ref _resyncs);
 
@@ -95,6 +134,7 @@ internal sealed class ClusterMetrics
         ClusterOperation.Remove => "remove",
         ClusterOperation.Publish => "publish",
         ClusterOperation.Reap => "reap",
+        ClusterOperation.Pair => "pair",
         _ => throw new ArgumentOutOfRangeException(nameof(operation)),
     };
 
@@ -104,6 +144,17 @@ internal sealed class ClusterMetrics
         ClusterIntroductionResult.Delivered => "delivered",
         ClusterIntroductionResult.Duplicate => "duplicate",
         ClusterIntroductionResult.Stale => "stale",
+        _ => throw new ArgumentOutOfRangeException(nameof(result)),
+    };
+
+    private static string Tag(ClusterForwardResult result) => result switch
+    {
+        ClusterForwardResult.Forwarded => "forwarded",
+        ClusterForwardResult.Failed => "failed",
+        ClusterForwardResult.TakenOver => "taken_over",
+        ClusterForwardResult.Lost => "lost",
+        ClusterForwardResult.Accepted => "accepted",
+        ClusterForwardResult.Refused => "refused",
         _ => throw new ArgumentOutOfRangeException(nameof(result)),
     };
 

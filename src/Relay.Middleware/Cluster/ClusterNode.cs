@@ -25,6 +25,7 @@ internal sealed partial class ClusterNode : IAsyncDisposable
         _logger = logger;
         Id = Guid.NewGuid().ToString("N");
         Prefix = _options.KeyPrefix;
+        InternalUrl = _options.InternalUrl ?? "";
         Leases = Prefix + "leases";
         Nodes = Prefix + "nodes";
         Epoch = Prefix + "epoch";
@@ -34,6 +35,9 @@ internal sealed partial class ClusterNode : IAsyncDisposable
         DocumentPrefixLength = (Prefix + "doc:").Length;
         Metrics = new ClusterMetrics(meterFactory, () => _available ? Volatile.Read(ref _nodesAlive) : 0, () => _available);
     }
+
+    /// <summary>The address published with the lease (Relay:Cluster:InternalUrl, else resolved once the server listens); empty: none.</summary>
+    public string InternalUrl { get; set; } = "";
 
     /// <summary>This incarnation's id: a restart is a new node, and the old one's presence dies with its lease.</summary>
     public string Id { get; }

@@ -61,7 +61,7 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
         var pending = node.Database.ScriptEvaluateAsync(
             ClusterScripts.Lease,
             [node.Leases, node.Epoch, node.Nodes, node.Reapings],
-            [node.Id, (long)options.Cluster.NodeTimeout.TotalMilliseconds, Guid.NewGuid().ToString("N"), options.Cluster.InternalUrl ?? ""]);
+            [node.Id, (long)options.Cluster.NodeTimeout.TotalMilliseconds, Guid.NewGuid().ToString("N"), node.InternalUrl]);
         if (await node.ObserveAsync(ClusterOperation.Lease, pending, System.Diagnostics.Stopwatch.GetTimestamp()).ConfigureAwait(false) is not { } result)
         {
             node.Unavailable();

@@ -86,10 +86,20 @@ public sealed class RelayClusterOptions
     public string? Redis { get; set; }
 
     /// <summary>
-    /// The address other nodes reach this node at (<c>http://10.0.0.5:8081</c>), published with its lease for
-    /// the forwarding of pairings. Unset: none published.
+    /// The address other nodes reach this node at (<c>http://10.0.0.5:8081</c>, best a private listener), published
+    /// with its lease: a pairing half that reaches another node is forwarded here. Unset: the first address the
+    /// server listens on, if it names a host (not a wildcard such as <c>0.0.0.0</c>).
     /// </summary>
     public string? InternalUrl { get; set; }
+
+    /// <summary>
+    /// The secret that signs pairing requests one node forwards to another (at least 32 characters), the same on
+    /// every node. Unset (default): a random one the first node keeps in Redis, read by every node.
+    /// </summary>
+    public string? Secret { get; set; }
+
+    /// <summary>How long a node tries to connect to another node it forwards a pairing half to before taking the pairing over. Default 2 s.</summary>
+    public TimeSpan ForwardConnectTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>How often the node renews its lease (and reaps expired nodes). Default 1 s.</summary>
     public TimeSpan LeaseInterval { get; set; } = TimeSpan.FromSeconds(1);

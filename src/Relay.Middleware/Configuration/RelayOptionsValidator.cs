@@ -112,6 +112,8 @@ internal sealed class RelayOptionsValidator : IValidateOptions<RelayOptions>
             $"Relay:Cluster:InternalUrl must be an absolute http or https URL (was '{cluster.InternalUrl}').");
         Require(cluster.LeaseInterval >= TimeSpan.FromMilliseconds(50), "Relay:Cluster:LeaseInterval must be at least 50 ms.");
         Require(cluster.NodeTimeout >= 2 * cluster.LeaseInterval, "Relay:Cluster:NodeTimeout must be at least twice Relay:Cluster:LeaseInterval.");
+        Require(cluster.Secret is null || cluster.Secret.Length >= 32, "Relay:Cluster:Secret must be at least 32 characters (leave it unset to keep one in Redis).");
+        Require(cluster.ForwardConnectTimeout > TimeSpan.Zero, "Relay:Cluster:ForwardConnectTimeout must be positive.");
         Require(cluster.KeyPrefix.Length > 0 && !cluster.KeyPrefix.Any(char.IsWhiteSpace), "Relay:Cluster:KeyPrefix must be non-empty, without whitespace.");
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

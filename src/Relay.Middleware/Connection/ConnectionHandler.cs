@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Relay.Admission;
+using Relay.Cluster;
 using Relay.Configuration;
 using Relay.Lifetime;
 using Relay.Telemetry;
@@ -20,13 +21,25 @@ internal sealed class ConnectionHandler(
     RelayIdPolicy ids,
     RelayOptions options,
     RelayMetrics metrics,
+    ClusterPairings pairings,
+    PairingForwarder forwarder,
     ILogger<ConnectionHandler> logger)
 {
     private readonly PairingServices _services = new(broker, sessions, buffers, metrics, options, logger);
 
     public async Task HandleAsync(HttpContext context, string? localPeerId, string? remotePeerId, string? documentId)
     {
-        if (!await acceptor.AdmitAsync(context).ConfigureAwait(false))
+        // A half another node forwarded was admitted and authorized there; a forged one is refused.
+        var origin = forwarder.OriginOf(context);
+        if (origin == ForwardedOrigin.Forged)
+        {
+            await acceptor.RefuseAsync(context, StatusCodes.Status403Forbidden, RejectionReason.Forbidden,
+                "Forwarded requests are only accepted from the relay's own nodes.").ConfigureAwait(false);
+            return;
+        }
+
+        var forwarded = origin == ForwardedOrigin.Node;
+        if (!await acceptor.AdmitAsync(context, forwarded).ConfigureAwait(false))
         {
             return;
         }
@@ -38,7 +51,13 @@ internal sealed class ConnectionHandler(
             return;
         }
 
-        if (!await acceptor.AuthorizeAsync(context, localPeerId!, documentId).ConfigureAwait(false))
+        if (!forwarded && !await acceptor.AuthorizeAsync(context, localPeerId!, documentId).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var key = new PairingKey(localPeerId!, remotePeerId!, documentId!);
+        if (!forwarded && pairings.Enabled && await ForwardedAsync(context, key).ConfigureAwait(false))
         {
             return;
         }
@@ -49,9 +68,26 @@ internal sealed class ConnectionHandler(
 
         // Every request arrives as a pairing of one; a request whose partner already waits joins that
         // pairing instead, and the one it brought is dropped unused.
-        var arriving = new Pairing(new PairingKey(localPeerId!, remotePeerId!, documentId!), half, _services);
+        var arriving = new Pairing(key, half, _services);
         var waiting = broker.Arrive(arriving, out var replaced);
         replaced?.EndWait(WaitEndReason.Replaced);
         await (waiting is null ? arriving.RunFirstAsync() : waiting.RunSecondAsync(half)).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// On a cluster, pipes the request to the node its pairing runs on, if that is another, for as long as it lives
+    /// (true); false: the pairing runs here.
+    /// </summary>
+    private async Task<bool> ForwardedAsync(HttpContext context, PairingKey key)
+    {
+        var (node, url) = await pairings.PlaceAsync(key).ConfigureAwait(false);
+        if (url is null || await forwarder.ForwardAsync(context, url).ConfigureAwait(false))
+        {
+            return url is not null;
+        }
+
+        // That node did not answer: take its record over (or find a newer one) and go where it says.
+        (_, url) = await pairings.PlaceAsync(key, unreachable: node).ConfigureAwait(false);
+        return url is not null && await forwarder.ForwardAsync(context, url).ConfigureAwait(false);
     }
 }

@@ -71,4 +71,14 @@ internal static class RelayEventIds
     public const int ClusterBadMessage = 808;
     public const int ClusterAnswerFailed = 809;
     public const int ClusterResyncFailed = 810;
+
+    // Cluster pairings (85x)
+    public const int ClusterNoInternalUrl = 850;
+    public const int ClusterMembersFailed = 851;
+    public const int ClusterForwardRefused = 852;
+    public const int ClusterForwardTakenOver = 853;
+    public const int ClusterForwardLost = 854;
+    public const int ClusterLiveNodes = 855;
+    public const int ClusterForwarding = 856;
+    public const int ClusterNoInternalUrlHere = 857;
 }

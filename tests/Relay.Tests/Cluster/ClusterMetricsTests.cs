@@ -17,6 +17,8 @@ public sealed class ClusterMetricsTests
         { "relay.cluster.introductions", "ObservableCounter", "{introduction}" },
         { "relay.cluster.resyncs", "ObservableCounter", "{resync}" },
         { "relay.cluster.reaped_entries", "ObservableCounter", "{entry}" },
+        { "relay.cluster.forwarded_sockets", "ObservableCounter", "{socket}" },
+        { "relay.cluster.forwarded_sockets.active", "ObservableUpDownCounter", "{socket}" },
     };
 
     [Theory]
@@ -48,6 +50,13 @@ public sealed class ClusterMetricsTests
         metrics.Completed(ClusterOperation.Lease, TimeSpan.FromMilliseconds(2));
         metrics.Resynced();
         metrics.Reaped(5);
+        metrics.Forward(ClusterForwardResult.Forwarded);
+        metrics.Forward(ClusterForwardResult.Forwarded);
+        metrics.Forward(ClusterForwardResult.Refused);
+        metrics.ForwardStarted();
+        metrics.ForwardStarted();
+        metrics.ForwardEnded();
+        metrics.Completed(ClusterOperation.Pair, TimeSpan.FromMilliseconds(1));
 
         Assert.Equal(1, recorder.Sum("relay.cluster.redis.errors", ClusterMetrics.OperationTag, "join"));
         Assert.Equal(0, recorder.Sum("relay.cluster.redis.errors", ClusterMetrics.OperationTag, "publish"));
@@ -56,11 +65,17 @@ public sealed class ClusterMetricsTests
         Assert.Equal(0, recorder.Sum("relay.cluster.introductions", ClusterMetrics.ResultTag, "duplicate"));
         Assert.Equal(1, recorder.Sum("relay.cluster.resyncs"));
         Assert.Equal(5, recorder.Sum("relay.cluster.reaped_entries"));
+        Assert.Equal(2, recorder.Sum("relay.cluster.forwarded_sockets", ClusterMetrics.ResultTag, "forwarded"));
+        Assert.Equal(1, recorder.Sum("relay.cluster.forwarded_sockets", ClusterMetrics.ResultTag, "refused"));
+        Assert.Equal(0, recorder.Sum("relay.cluster.forwarded_sockets", ClusterMetrics.ResultTag, "lost"));
+        Assert.Equal(0, recorder.Sum("relay.cluster.forwarded_sockets", ClusterMetrics.ResultTag, "taken_over"));
+        Assert.Equal(1, recorder.Sum("relay.cluster.forwarded_sockets.active"));
         Assert.Equal(2, recorder.Sum("relay.cluster.nodes"));
         Assert.Equal(0, recorder.Sum("relay.cluster.redis.available"));
         available = true;
         Assert.Equal(1, recorder.Sum("relay.cluster.redis.available"));
-        Assert.Equal(0.002, Assert.Single(recorder.Measurements, m => m.Instrument == "relay.cluster.redis.duration").Value, precision: 6);
+        Assert.Equal(0.002, Assert.Single(recorder.Measurements, m => m.Instrument == "relay.cluster.redis.duration" && Equals(m.Tags[ClusterMetrics.OperationTag], "lease")).Value, precision: 6);
+        Assert.Equal(0.001, Assert.Single(recorder.Measurements, m => m.Instrument == "relay.cluster.redis.duration" && Equals(m.Tags[ClusterMetrics.OperationTag], "pair")).Value, precision: 6);
     }
 
     private static List<Instrument> Published(IServiceProvider services, Action create)

@@ -27,15 +27,19 @@ internal sealed class GatewayCluster : IAsyncDisposable
 
     public GatewayNode[] Nodes { get; }
 
-    public static async Task<GatewayCluster> StartAsync(int nodes = 3)
+    /// <summary>Starts redis-server and <paramref name="nodes"/> gateways, each with <paramref name="settings"/> (<c>--Key=value</c>) added.</summary>
+    public static async Task<GatewayCluster> StartAsync(int nodes = 3, params string[] settings)
     {
         var redis = await RedisServer.StartAsync();
         var workingDirectory = Directory.CreateTempSubdirectory("relay-cluster-").FullName;
-        var started = await Task.WhenAll(Enumerable.Range(0, nodes).Select(_ => GatewayNode.StartAsync(workingDirectory, redis.Configuration)));
+        var started = await Task.WhenAll(Enumerable.Range(0, nodes).Select(_ => GatewayNode.StartAsync(workingDirectory, redis.Configuration, settings)));
         var cluster = new GatewayCluster(redis, workingDirectory, started);
         foreach (var node in started)
         {
             await node.UntilHealthAsync("Healthy");
+
+            // Published its internal URL: a pairing half that meets one of its pairings elsewhere is forwarded to it.
+            await Eventually.TrueAsync(() => node.Output.Contains("takes forwarded pairings at 'http", StringComparison.Ordinal), "the node publishes its internal URL");
         }
 
         return cluster;
@@ -74,11 +78,11 @@ internal sealed class GatewayNode : IDisposable
 
     public string Output => _process.Output;
 
-    public static async Task<GatewayNode> StartAsync(string workingDirectory, string redis)
+    public static async Task<GatewayNode> StartAsync(string workingDirectory, string redis, params string[] settings)
     {
         var process = DotnetProcess.Start(
             workingDirectory,
-            Path.Combine(AppContext.BaseDirectory, "Relay.Gateway.dll"),
+            [Path.Combine(AppContext.BaseDirectory, "Relay.Gateway.dll"),
             "--urls", "http://127.0.0.1:0",
             $"--Relay:Cluster:Redis={redis}",
             $"--Relay:Cluster:LeaseInterval={GatewayCluster.LeaseInterval.ToString("c", CultureInfo.InvariantCulture)}",
@@ -87,7 +91,8 @@ internal sealed class GatewayNode : IDisposable
             "--Relay:Admission:MaxConcurrentSocketsPerClient=0",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Relay=Information",
-            "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information");
+            "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information",
+            .. settings]);
         return new GatewayNode(process, await process.ListeningAsync());
     }
 

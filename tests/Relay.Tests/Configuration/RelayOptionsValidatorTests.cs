@@ -51,6 +51,8 @@ public sealed class RelayOptionsValidatorTests
         ("Relay:Cluster:LeaseInterval", o => o.Cluster.LeaseInterval = TimeSpan.FromMilliseconds(49)),
         ("Relay:Cluster:NodeTimeout", o => o.Cluster.NodeTimeout = TimeSpan.Zero),
         ("Relay:Cluster:KeyPrefix", o => o.Cluster.KeyPrefix = "my relay:"),
+        ("Relay:Cluster:Secret", o => o.Cluster.Secret = new string('s', 31)),
+        ("Relay:Cluster:ForwardConnectTimeout", o => o.Cluster.ForwardConnectTimeout = TimeSpan.Zero),
     ];
 
     [Theory]
@@ -177,6 +179,8 @@ public sealed class RelayOptionsValidatorTests
                 LeaseInterval = TimeSpan.FromMilliseconds(50),
                 NodeTimeout = TimeSpan.FromMilliseconds(100),
                 KeyPrefix = "x",
+                Secret = new string('s', 32),
+                ForwardConnectTimeout = TimeSpan.FromMilliseconds(1),
             },
         }).Succeeded);
 

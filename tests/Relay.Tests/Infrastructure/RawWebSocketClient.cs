@@ -19,12 +19,14 @@ internal sealed class RawWebSocketClient : IDisposable
         _stream = connected.GetStream();
     }
 
-    public static async Task<RawWebSocketClient> ConnectAsync(TestGateway gateway, string path)
+    public static Task<RawWebSocketClient> ConnectAsync(TestGateway gateway, string path) => ConnectAsync(gateway.HttpUri, path);
+
+    public static async Task<RawWebSocketClient> ConnectAsync(Uri httpUri, string path)
     {
         var tcp = new TcpClient { NoDelay = true };
         try
         {
-            await tcp.ConnectAsync(gateway.HttpUri.Host, gateway.HttpUri.Port);
+            await tcp.ConnectAsync(httpUri.Host, httpUri.Port);
         }
         catch
         {
@@ -36,7 +38,7 @@ internal sealed class RawWebSocketClient : IDisposable
         try
         {
             await client._stream.WriteAsync(Encoding.ASCII.GetBytes(
-                $"GET {path} HTTP/1.1\r\nHost: {gateway.HttpUri.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+                $"GET {path} HTTP/1.1\r\nHost: {httpUri.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
             var response = await client.ReadHandshakeResponseAsync();
             Assert.StartsWith("HTTP/1.1 101", response, StringComparison.Ordinal);
@@ -73,6 +75,13 @@ internal sealed class RawWebSocketClient : IDisposable
     /// <summary>Reads one frame the server sent (servers do not mask): its opcode and payload.</summary>
     public async Task<(byte Opcode, byte[] Payload)> ReadFrameAsync()
     {
+        var (_, opcode, payload) = await ReadFrameWithFinAsync();
+        return (opcode, payload);
+    }
+
+    /// <summary>Reads one frame the server sent: whether it ends its message (FIN), its opcode (0: a continuation) and payload.</summary>
+    public async Task<(bool Fin, byte Opcode, byte[] Payload)> ReadFrameWithFinAsync()
+    {
         using var timeout = new CancellationTokenSource(TestTimeouts.Default);
         var header = new byte[2];
         await _stream.ReadExactlyAsync(header, timeout.Token);
@@ -90,7 +99,7 @@ internal sealed class RawWebSocketClient : IDisposable
 
         var payload = new byte[length];
         await _stream.ReadExactlyAsync(payload, timeout.Token);
-        return ((byte)(header[0] & 0x0F), payload);
+        return ((header[0] & 0x80) != 0, (byte)(header[0] & 0x0F), payload);
     }
 
     private async Task<string> ReadHandshakeResponseAsync()
