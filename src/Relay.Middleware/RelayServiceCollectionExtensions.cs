@@ -59,6 +59,7 @@ public static class RelayServiceCollectionExtensions
             : sp.GetRequiredService<ClusterPeerRegistry>());
         services.TryAddSingleton<ClusterNode>();
         services.TryAddSingleton<ClusterPeerRegistry>();
+        services.TryAddSingleton<ClusterRooms>();
         services.AddHostedService<ClusterService>();
         services.AddHealthChecks().AddCheck<ClusterHealthCheck>("relay-cluster");
         services.TryAddSingleton<PairingBroker>();

@@ -11,6 +11,10 @@ internal enum ClusterOperation
     Remove,
     Publish,
     Reap,
+    RoomJoin,
+    RoomSend,
+    RoomLeave,
+    RoomUsers,
 }
 
 /// <summary>What became of a cross-node introduction: the <c>relay.cluster.result</c> tag of <c>relay.cluster.introductions</c>.</summary>
@@ -95,6 +99,10 @@ internal sealed class ClusterMetrics
         ClusterOperation.Remove => "remove",
         ClusterOperation.Publish => "publish",
         ClusterOperation.Reap => "reap",
+        ClusterOperation.RoomJoin => "room_join",
+        ClusterOperation.RoomSend => "room_send",
+        ClusterOperation.RoomLeave => "room_leave",
+        ClusterOperation.RoomUsers => "room_users",
         _ => throw new ArgumentOutOfRangeException(nameof(operation)),
     };
 

@@ -71,4 +71,9 @@ internal static class RelayEventIds
     public const int ClusterBadMessage = 808;
     public const int ClusterAnswerFailed = 809;
     public const int ClusterResyncFailed = 810;
+
+    // Cluster rooms (85x)
+    public const int ClusterRoomReplaced = 850;
+    public const int ClusterRoomsResynced = 851;
+    public const int ClusterRoomBadMessage = 852;
 }
