@@ -13,7 +13,7 @@ namespace Relay.Cluster;
 /// <summary>What became of a room message between nodes: the <c>relay.cluster.result</c> tag of <c>relay.cluster.room_messages</c>.</summary>
 internal enum ClusterRoomResult
 {
-    /// <summary>Published to another node holding members of the room (one per node per packet).</summary>
+    /// <summary>Published to another node holding members of the room (one per node per packet, departure or replacement).</summary>
     Sent,
 
     /// <summary>Received and queued to this node's members of the room.</summary>
@@ -135,7 +135,7 @@ internal sealed partial class ClusterRooms : IDisposable
             _ = _node.PublishAsync(other, message);
         }
 
-        Count(ClusterRoomResult.Sent, nodes.Length);
+        Count(ClusterRoomResult.Sent, replacedNode is null ? nodes.Length : 2 * nodes.Length);
     }
 
     /// <summary>A claimed room the socket could not join locally after all: the claim is withdrawn.</summary>
@@ -214,7 +214,7 @@ internal sealed partial class ClusterRooms : IDisposable
                     Deliver(roomId, _writer.Disconnect(userId, roomId), RoomEvent.Disconnect);
                     break;
                 case ["X", var roomId, var userId, var membership]:
-                    ReplacedElsewhere(roomId, userId, membership);
+                    ReplacedElsewhere(roomId, userId, membership, counted: true);
                     break;
                 default:
                     Log.BadMessage(_logger, message.Length);
@@ -271,8 +271,11 @@ internal sealed partial class ClusterRooms : IDisposable
 
         if ((long)result == 0)
         {
-            // The subscription's thread owns the writer: post the replacement as if it had come from the other node.
-            OnMessage(Encoding.UTF8.GetBytes($"X {membership.RoomId} {membership.UserId} {membership.Id}"));
+            // A live other node took the user meanwhile: this socket is the replaced one, as if told by that node.
+            lock (_members)
+            {
+                ReplacedElsewhere(membership.RoomId, membership.UserId, membership.Id, counted: false);
+            }
         }
 
         return true;
@@ -342,7 +345,7 @@ internal sealed partial class ClusterRooms : IDisposable
     }
 
     /// <summary>A connect on another node took this user's place in the room: this socket leaves it and closes with 4409, as on one node.</summary>
-    private void ReplacedElsewhere(string roomId, string userId, string membership)
+    private void ReplacedElsewhere(string roomId, string userId, string membership, bool counted)
     {
         lock (_members)
         {
@@ -353,8 +356,11 @@ internal sealed partial class ClusterRooms : IDisposable
             _members.Clear();
             if (session is null || !_memberships.TryRemove(session, out _))
             {
+                Count(ClusterRoomResult.Stale, counted ? 1 : 0);
                 return;
             }
+
+            Count(ClusterRoomResult.Delivered, counted ? 1 : 0);
 
             if (_registry.Leave(session) is { Remaining.Length: > 0 } departure)
             {
