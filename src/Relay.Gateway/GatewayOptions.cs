@@ -26,6 +26,13 @@ internal sealed class GatewayOptions
     /// I/O, <c>.Result</c>): it would stall every connection served by that I/O thread.
     /// </summary>
     public bool InlineScheduling { get; set; } = true;
+
+    /// <summary>
+    /// <c>Gateway:DataProtectionKeys</c>: a directory holding the ASP.NET Core Data Protection key ring, shared
+    /// by every node of a cluster (a volume they all mount), so a cookie signed on one node (targeted signaling's
+    /// <c>user_session</c>) is read on every other. Unset: the framework's default, one ring per machine/user.
+    /// </summary>
+    public string? DataProtectionKeys { get; set; }
 }
 
 /// <summary>Restrictions on the scrape endpoint (<c>Gateway:Metrics</c>).</summary>

@@ -69,7 +69,9 @@ public static class RelayServiceCollectionExtensions
         services.TryAddSingleton<IRoomRegistry, RoomRegistry>();
         services.TryAddSingleton<RoomsHandler>();
         services.AddDataProtection();
-        services.TryAddSingleton<ITargetedRegistry, TargetedRegistry>();
+        services.TryAddSingleton<TargetedRegistry>();
+        services.TryAddSingleton<ITargetedRegistry>(static sp => sp.GetRequiredService<TargetedRegistry>());
+        services.TryAddSingleton<ClusterTargeted>();
         services.TryAddSingleton<TargetedIdentity>();
         services.TryAddSingleton<TargetedHandler>();
         services.TryAddSingleton<ISigverGroups, SigverGroups>();

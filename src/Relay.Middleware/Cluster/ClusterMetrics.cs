@@ -15,6 +15,10 @@ internal enum ClusterOperation
     RoomSend,
     RoomLeave,
     RoomUsers,
+    TargetedRegister,
+    TargetedConnect,
+    TargetedDisconnect,
+    TargetedSend,
 }
 
 /// <summary>What became of a cross-node introduction: the <c>relay.cluster.result</c> tag of <c>relay.cluster.introductions</c>.</summary>
@@ -103,6 +107,10 @@ internal sealed class ClusterMetrics
         ClusterOperation.RoomSend => "room_send",
         ClusterOperation.RoomLeave => "room_leave",
         ClusterOperation.RoomUsers => "room_users",
+        ClusterOperation.TargetedRegister => "targeted_register",
+        ClusterOperation.TargetedConnect => "targeted_connect",
+        ClusterOperation.TargetedDisconnect => "targeted_disconnect",
+        ClusterOperation.TargetedSend => "targeted_send",
         _ => throw new ArgumentOutOfRangeException(nameof(operation)),
     };
 

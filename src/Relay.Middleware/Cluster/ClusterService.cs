@@ -18,6 +18,7 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
     private ClusterNode? _node;
     private ClusterPeerRegistry? _registry;
     private ClusterRooms? _rooms;
+    private ClusterTargeted? _targeted;
     private ChannelMessageQueue? _channel;
     private string? _epoch;
     private Task _resync = Task.CompletedTask;
@@ -32,6 +33,7 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
         _node = services.GetRequiredService<ClusterNode>();
         _registry = services.GetRequiredService<ClusterPeerRegistry>();
         _rooms = services.GetRequiredService<ClusterRooms>();
+        _targeted = services.GetRequiredService<ClusterTargeted>();
         await _node.ConnectAsync().ConfigureAwait(false);
         Log.Started(logger, _node.Id);
 
@@ -58,12 +60,17 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
         {
             _channel = await node.Subscriber.SubscribeAsync(node.Channel).ConfigureAwait(false);
             var rooms = _rooms;
+            var targeted = _targeted;
             _channel.OnMessage(message =>
             {
                 var bytes = (byte[]?)message.Message ?? [];
                 if (ClusterRooms.Handles(bytes))
                 {
                     rooms!.OnMessage(bytes);
+                }
+                else if (ClusterTargeted.Handles(bytes))
+                {
+                    targeted!.OnMessage(bytes);
                 }
                 else
                 {
@@ -117,7 +124,8 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
         {
             // Both, whatever the first's outcome: each repairs its own state.
             var peers = await registry.ResyncAsync().ConfigureAwait(false);
-            if (peers & await _rooms!.ResyncAsync().ConfigureAwait(false))
+            var rooms = await _rooms!.ResyncAsync().ConfigureAwait(false);
+            if (peers & rooms & await _targeted!.ResyncAsync().ConfigureAwait(false))
             {
                 node.TryMarkClean(dirty);
             }

@@ -76,4 +76,6 @@ internal static class RelayEventIds
     public const int ClusterRoomReplaced = 850;
     public const int ClusterRoomsResynced = 851;
     public const int ClusterRoomBadMessage = 852;
+    public const int ClusterTargetedKicked = 853;
+    public const int ClusterTargetedBadMessage = 854;
 }

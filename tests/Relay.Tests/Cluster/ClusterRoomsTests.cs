@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Relay.Tests.Infrastructure;
@@ -160,6 +161,28 @@ public sealed partial class ClusterRoomsTests
                 }
             }
         }
+    }
+
+    /// <summary>The real npm sockjs-client (tests/interop-rooms/interop.mjs) with its clients on three nodes: alice on 0, bob on 1, the raw peer on 2, bob's second socket on 0.</summary>
+    [Fact]
+    public async Task SockJsClient_WithItsClientsOnThreeNodes_ConnectsPingsBroadcastsIsReplacedAndLeaves()
+    {
+        var interop = Path.Combine(RepositoryPaths.Root, "tests", "interop-rooms");
+        Assert.True(
+            File.Exists(Path.Combine(interop, "node_modules", "sockjs-client", "package.json")),
+            "sockjs-client is not installed: run `npm install --prefix tests/interop-rooms` (bash .ci/run does).");
+        await using var cluster = await GatewayCluster.StartAsync();
+
+        var (exitCode, output, errors) = await NodeScript.RunAsync(
+            interop, ["interop.mjs", .. cluster.Nodes.Select(node => new Uri(node.HttpUri, "/echo").ToString())]);
+
+        Assert.True(exitCode == 0, $"interop.mjs failed ({exitCode}):\n{output}\n{errors}");
+        var events = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement).ToList();
+        JsonElement Event(string name) => events.Single(e => e.GetProperty("event").GetString() == name);
+        Assert.Equal(["alice", "bob", "carol"], Event("ping").GetProperty("users").EnumerateArray().Select(user => user.GetString()));
+        Assert.Equal("Ice Answer", Event("exchanged").GetProperty("answer").GetString());
+        Assert.Equal(4409, Event("replaced").GetProperty("code").GetInt32());
+        Assert.Equal("done", events[^1].GetProperty("event").GetString());
     }
 
     [Fact]
