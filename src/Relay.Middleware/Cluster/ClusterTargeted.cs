@@ -201,7 +201,7 @@ internal sealed partial class ClusterTargeted(ClusterNode node, TargetedRegistry
     /// <summary>Kicks every session on every node: those of other nodes through Redis (here: the caller's).</summary>
     public async ValueTask KickAsync()
     {
-        _sessions.Clear();
+        // Each kicked session forgets itself as it ends; the script has emptied tgt:active already.
         if (node.Start(ClusterOperation.TargetedSend, KickScript, [node.Leases, _active], [_channelPrefix, node.Id]) is { } pending)
         {
             await pending.ConfigureAwait(false);
@@ -216,7 +216,6 @@ internal sealed partial class ClusterTargeted(ClusterNode node, TargetedRegistry
             var kicked = local.RemoveAllActive();
             foreach (var kickedSession in kicked)
             {
-                _sessions.TryRemove(kickedSession, out _);
                 kickedSession.Kick("KICKED");
             }
 
