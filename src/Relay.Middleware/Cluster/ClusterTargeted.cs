@@ -270,7 +270,9 @@ internal sealed partial class ClusterTargeted(ClusterNode node, TargetedRegistry
             resyncs.Add(pending is null ? Task.FromResult(false) : AfterResyncAsync(session, pending));
         }
 
-        return ok & (await Task.WhenAll(resyncs).ConfigureAwait(false)).All(static done => done);
+        ok &= (await Task.WhenAll(resyncs).ConfigureAwait(false)).All(static done => done);
+        Log.Resynced(logger, resyncs.Count, ok);
+        return ok;
     }
 
     private async Task<bool> AfterResyncAsync(TargetedSession? session, Task<RedisResult?> pending)
@@ -325,6 +327,9 @@ internal sealed partial class ClusterTargeted(ClusterNode node, TargetedRegistry
     {
         [LoggerMessage(RelayEventIds.ClusterTargetedKicked, LogLevel.Information, "Kicked {Count} targeted-signaling sessions at another node's request.")]
         public static partial void Kicked(ILogger logger, int count);
+
+        [LoggerMessage(RelayEventIds.ClusterTargetedResynced, LogLevel.Information, "Re-published {Registrations} targeted registrations and their sessions to Redis (complete: {Complete}).")]
+        public static partial void Resynced(ILogger logger, int registrations, bool complete);
 
         [LoggerMessage(RelayEventIds.ClusterTargetedBadMessage, LogLevel.Warning, "Ignored a malformed {Length}-byte targeted message on this node's cluster channel.")]
         public static partial void BadMessage(ILogger logger, int length);

@@ -78,4 +78,5 @@ internal static class RelayEventIds
     public const int ClusterRoomBadMessage = 852;
     public const int ClusterTargetedKicked = 853;
     public const int ClusterTargetedBadMessage = 854;
+    public const int ClusterTargetedResynced = 855;
 }

@@ -165,6 +165,7 @@ public sealed partial class ClusterRoomsTests
 
     /// <summary>The real npm sockjs-client (tests/interop-rooms/interop.mjs) with its clients on three nodes: alice on 0, bob on 1, the raw peer on 2, bob's second socket on 0.</summary>
     [Fact]
+    [Trait("Category", "Interop")]
     public async Task SockJsClient_WithItsClientsOnThreeNodes_ConnectsPingsBroadcastsIsReplacedAndLeaves()
     {
         var interop = Path.Combine(RepositoryPaths.Root, "tests", "interop-rooms");

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.WebSockets;
+using System.Text.RegularExpressions;
 using Relay.Tests.Infrastructure;
 using Relay.Tests.Targeted;
 
@@ -14,7 +15,7 @@ namespace Relay.Tests.Cluster;
 /// </summary>
 [Collection(NonParallelCollection.Name)]
 [Trait("Category", "Redis")]
-public sealed class ClusterTargetedTests
+public sealed partial class ClusterTargetedTests
 {
     [Fact]
     public async Task RegisteredOnOneNode_ConnectedOnAnother_MessagedFromAThird_AsOnOneNode()
@@ -119,6 +120,62 @@ public sealed class ClusterTargetedTests
         await TargetedUser.SendAsync(bobSocket, "alice", "hello", "1");
         Assert.Equal("""{"originator":"bob","target":"alice","type":"hello","payload":1}""", (await aliceSocket.ReceiveMessageAsync()).Text);
     }
+
+    [Fact]
+    public async Task RedisRestartedEmpty_RegistrationsAndSessionsAreResynchronised()
+    {
+        await using var cluster = await GatewayCluster.StartAsync();
+        using var alice = new ClusterUser("alice");
+        using var bob = new ClusterUser("bob");
+        await alice.RegisterAsync(cluster.Nodes[0]);
+        await bob.RegisterAsync(cluster.Nodes[2]);
+        var aliceSocket = await alice.ConnectAsync(cluster.Nodes[1]);
+        var bobSocket = await bob.ConnectAsync(cluster.Nodes[2]);
+        var resyncsBefore = cluster.Nodes.Select(node => CompleteResyncs(node.Output)).ToArray();
+
+        await cluster.Redis.KillAsync();
+        foreach (var node in cluster.Nodes)
+        {
+            await node.UntilHealthAsync("Degraded");
+        }
+
+        // Degraded, not refusing: carol registers and connects on bob's node, and bob reaches her there.
+        using var carol = new ClusterUser("carol");
+        await carol.RegisterAsync(cluster.Nodes[2]);
+        var carolSocket = await carol.ConnectAsync(cluster.Nodes[2]);
+        await TargetedUser.SendAsync(bobSocket, "carol", "local", "1");
+        Assert.Equal("""{"originator":"bob","target":"carol","type":"local","payload":1}""", (await carolSocket.ReceiveMessageAsync()).Text);
+
+        await cluster.Redis.StartAgainAsync();
+        for (var i = 0; i < cluster.Nodes.Length; i++)
+        {
+            var node = cluster.Nodes[i];
+            var before = resyncsBefore[i];
+            await node.UntilHealthAsync("Healthy");
+            await Eventually.TrueAsync(() => CompleteResyncs(node.Output) > before, $"node {i} re-publishes its registrations and sessions");
+        }
+
+        // Redis came back empty and was refilled: messages cross nodes again, carol's registration (made during
+        // the outage) holds on every node, and alice still has one session in the whole cluster.
+        await TargetedUser.SendAsync(bobSocket, "alice", "back", "2");
+        Assert.Equal("""{"originator":"bob","target":"alice","type":"back","payload":2}""", (await aliceSocket.ReceiveMessageAsync()).Text);
+        await TargetedUser.SendAsync(aliceSocket, "carol", "hello", "3");
+        Assert.Equal("""{"originator":"alice","target":"carol","type":"hello","payload":3}""", (await carolSocket.ReceiveMessageAsync()).Text);
+        using (var user = await carol.Http.GetAsync(new Uri(cluster.Nodes[0].HttpUri, "/v1/user")))
+        {
+            Assert.Equal(HttpStatusCode.OK, user.StatusCode);
+        }
+
+        var duplicate = await alice.OpenAsync(cluster.Nodes[0]);
+        var (status, description) = await duplicate.ReceiveCloseAsync();
+        Assert.Equal((WebSocketCloseStatus)4000, status);
+        Assert.Equal("ALREADY_EXISTS", description);
+    }
+
+    private static int CompleteResyncs(string output) => CompleteResync().Count(output);
+
+    [GeneratedRegex(@"Re-published \d+ targeted registrations and their sessions to Redis \(complete: True\)")]
+    private static partial Regex CompleteResync();
 
     /// <summary>A browser-like client whose one cookie jar serves every node (cookies ignore the port).</summary>
     private sealed class ClusterUser : IDisposable

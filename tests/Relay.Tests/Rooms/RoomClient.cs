@@ -99,9 +99,11 @@ internal sealed class RoomClient : IAsyncDisposable
     /// <summary>The next packet's text (null at a close).</summary>
     public async Task<string?> ReceiveTextAsync()
     {
+        // One deadline for the whole wait: heartbeats must not keep extending it.
+        using var deadline = new CancellationTokenSource(TestTimeouts.Default);
         while (_pending.Count == 0)
         {
-            var message = await Socket.ReceiveMessageAsync();
+            var message = await Socket.ReceiveMessageAsync(deadline.Token);
             if (message.Type == WebSocketMessageType.Close)
             {
                 return null;
