@@ -122,7 +122,7 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
     {
         try
         {
-            // Both, whatever the first's outcome: each repairs its own state.
+            // Each, whatever the others' outcome: each repairs its own state.
             var peers = await registry.ResyncAsync().ConfigureAwait(false);
             var rooms = await _rooms!.ResyncAsync().ConfigureAwait(false);
             if (peers & rooms & await _targeted!.ResyncAsync().ConfigureAwait(false))
