@@ -1,5 +1,6 @@
 using System.Reflection;
 using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Configuration.Json;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Options;
@@ -35,6 +36,12 @@ internal static partial class GatewayApp
         builder.Services.AddOptions<SocketTransportOptions>().Configure<IOptions<GatewayOptions>>((sockets, gateway) =>
             sockets.UnsafePreferInlineScheduling = gateway.Value.InlineScheduling);
         GatewayTelemetry.Add(builder.Services, builder.Configuration);
+        if (builder.Configuration[GatewayOptions.SectionName + ":" + nameof(GatewayOptions.DataProtectionKeys)] is { Length: > 0 } keys)
+        {
+            // One key ring (and application name) for every node: cookies signed by one are read by all.
+            builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(keys)).SetApplicationName("Relay");
+        }
+
         var authentication = builder.Services.AddAuthentication();
         if (builder.Configuration.GetSection(BearerSchemeSection).Exists())
         {

@@ -29,6 +29,13 @@ internal sealed class GatewayOptions
 
     /// <summary><c>Gateway:ForwardedHeaders</c>: the proxies in front of the gateway whose forwarded headers it believes.</summary>
     public GatewayForwardedHeadersOptions ForwardedHeaders { get; set; } = new();
+
+    /// <summary>
+    /// <c>Gateway:DataProtectionKeys</c>: a directory holding the ASP.NET Core Data Protection key ring, shared
+    /// by every node of a cluster (a volume they all mount), so a cookie signed on one node (targeted signaling's
+    /// <c>user_session</c>) is read on every other. Unset: the framework's default, one ring per machine/user.
+    /// </summary>
+    public string? DataProtectionKeys { get; set; }
 }
 
 /// <summary>

@@ -59,6 +59,7 @@ public static class RelayServiceCollectionExtensions
             : sp.GetRequiredService<ClusterPeerRegistry>());
         services.TryAddSingleton<ClusterNode>();
         services.TryAddSingleton<ClusterPeerRegistry>();
+        services.TryAddSingleton<ClusterRooms>();
         services.AddHostedService<ClusterService>();
         services.AddHttpForwarder();
         services.TryAddSingleton<ClusterPairings>();
@@ -72,7 +73,9 @@ public static class RelayServiceCollectionExtensions
         services.TryAddSingleton<IRoomRegistry, RoomRegistry>();
         services.TryAddSingleton<RoomsHandler>();
         services.AddDataProtection();
-        services.TryAddSingleton<ITargetedRegistry, TargetedRegistry>();
+        services.TryAddSingleton<TargetedRegistry>();
+        services.TryAddSingleton<ITargetedRegistry>(static sp => sp.GetRequiredService<TargetedRegistry>());
+        services.TryAddSingleton<ClusterTargeted>();
         services.TryAddSingleton<TargetedIdentity>();
         services.TryAddSingleton<TargetedHandler>();
         services.TryAddSingleton<ISigverGroups, SigverGroups>();

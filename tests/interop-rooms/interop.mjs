@@ -1,12 +1,15 @@
 // Drives the real sockjs-client 1.6.1 (the transport videre-client uses: `new SockJS(url)`) against a
 // gateway's Rooms route, whose SockJS URL is the first argument (http://host:port/echo). Speaks as
 // videre-client does: connect on open, ping, broadcast object Payloads (an ICE offer and answer), and
-// a raw WebSocket peer shares the room. Prints one JSON line per observed event; exits 0 when the whole
-// scenario passed. Every step waits for the event it needs; nothing waits on a timer except the deadline.
+// a raw WebSocket peer shares the room. Further arguments spread the clients over several gateways of a
+// cluster: alice, bob, carol and bob's second socket take the URLs in turn. Prints one JSON line per observed
+// event; exits 0 when the whole scenario passed. Every step waits for the event it needs; nothing waits on a timer except the deadline.
 import SockJS from "sockjs-client"
 import WebSocket from "ws"
 
-const url = process.argv[2]
+const urls = process.argv.slice(2)
+const url = urls[0]
+const urlOf = i => urls[i % urls.length]
 const deadline = setTimeout(() => fail("scenario timed out"), 25_000)
 const log = event => console.log(JSON.stringify(event))
 function fail(reason) {
@@ -46,8 +49,8 @@ const opened = socket => new Promise(resolve => { socket.onopen = () => resolve(
 const closed = socket => new Promise(resolve => { socket.onclose = e => resolve({ code: e.code, reason: e.reason }) })
 const room = "room-" + Math.random().toString(36).slice(2)
 
-async function sockJsClient(name) {
-  const socket = new SockJS(url)
+async function sockJsClient(name, at = url) {
+  const socket = new SockJS(at)
   await opened(socket)
   log({ event: "open", name, transport: socket.transport })
   check(socket.transport === "websocket", `${name} uses ${socket.transport}, not websocket`)
@@ -60,14 +63,14 @@ alice.send("connect", "alice", room, JSON.stringify({}))
 const aliceConnect = await alice.next("connect", "alice")
 check(JSON.parse(aliceConnect.Payload) === true, "alice is not the initiator")
 
-const bob = await sockJsClient("bob")
+const bob = await sockJsClient("bob", urlOf(1))
 bob.send("connect", "bob", room, JSON.stringify({}))
 const bobConnect = await bob.next("connect", "bob")
 check(JSON.parse(bobConnect.Payload) === false, "bob should not be the initiator")
 await alice.next("connect", "bob")
 
 // A raw WebSocket peer (ws) in the same room.
-const carolSocket = new WebSocket(url.replace(/^http/, "ws") + "/websocket")
+const carolSocket = new WebSocket(urlOf(2).replace(/^http/, "ws") + "/websocket")
 await new Promise(resolve => carolSocket.addEventListener("open", resolve, { once: true }))
 const carol = track(carolSocket, "carol")
 carol.send("connect", "carol", room, "{}")
@@ -95,7 +98,7 @@ log({ event: "heartbeat" })
 
 // A second socket for bob replaces the first, which the relay closes with 4409.
 const bobClosed = closed(bob.socket)
-const bob2 = await sockJsClient("bob2")
+const bob2 = await sockJsClient("bob2", urlOf(3))
 bob2.send("connect", "bob", room, JSON.stringify({}))
 const replaced = await bobClosed
 log({ event: "replaced", code: replaced.code, reason: replaced.reason })

@@ -12,6 +12,14 @@ internal enum ClusterOperation
     Publish,
     Reap,
     Pair,
+    RoomJoin,
+    RoomSend,
+    RoomLeave,
+    RoomUsers,
+    TargetedRegister,
+    TargetedConnect,
+    TargetedDisconnect,
+    TargetedSend,
 }
 
 /// <summary>What became of a cross-node introduction: the <c>relay.cluster.result</c> tag of <c>relay.cluster.introductions</c>.</summary>
@@ -135,6 +143,14 @@ internal sealed class ClusterMetrics
         ClusterOperation.Publish => "publish",
         ClusterOperation.Reap => "reap",
         ClusterOperation.Pair => "pair",
+        ClusterOperation.RoomJoin => "room_join",
+        ClusterOperation.RoomSend => "room_send",
+        ClusterOperation.RoomLeave => "room_leave",
+        ClusterOperation.RoomUsers => "room_users",
+        ClusterOperation.TargetedRegister => "targeted_register",
+        ClusterOperation.TargetedConnect => "targeted_connect",
+        ClusterOperation.TargetedDisconnect => "targeted_disconnect",
+        ClusterOperation.TargetedSend => "targeted_send",
         _ => throw new ArgumentOutOfRangeException(nameof(operation)),
     };
 

@@ -167,7 +167,7 @@ internal sealed partial class ClusterNode : IAsyncDisposable
     }
 
     /// <summary>Publishes to another node's channel; false (and a resync owed) on failure.</summary>
-    public async Task<bool> PublishAsync(string node, string message)
+    public async Task<bool> PublishAsync(string node, RedisValue message)
     {
         if (!_available)
         {

@@ -8,7 +8,7 @@ namespace Relay.Cluster;
 /// Redis time in ms), <c>nodes</c> (hash node → internal URL), <c>epoch</c> (a random id; a different or
 /// missing one means Redis lost its data), <c>doc:{id}</c> (hash peer → <c>node|session|stamp</c>),
 /// <c>peer:{id}</c> (<c>node|session</c> of the peer's current session), <c>node:{id}:entries</c> (set of the
-/// node's entries, <c>d {doc} {peer}</c> and <c>p {peer}</c>, so a dead node's presence can be reaped). Ids never
+/// node's entries, <c>d {doc} {peer}</c>, <c>p {peer}</c>, room members <c>r {room} {user}</c> and targeted sessions <c>t {user}</c>, so a dead node's presence can be reaped). Ids never
 /// contain whitespace, so a space separates them. A value counts only while its node's lease is live.
 /// </para>
 /// </summary>
@@ -184,6 +184,31 @@ internal static class ClusterScripts
             if v and string.sub(v, 1, #mark) == mark then
               redis.call('DEL', key)
               removed = removed + 1
+            end
+          elseif kind == 't' then
+            -- A connected targeted-signaling session (ClusterTargeted).
+            local key = ARGV[3] .. 'tgt:active'
+            local v = redis.call('HGET', key, a)
+            if v and string.sub(v, 1, #mark) == mark then
+              redis.call('HDEL', key, a)
+              removed = removed + 1
+            end
+          elseif kind == 'r' then
+            -- A room member (ClusterRoomScripts): the room's live nodes are told it left, as on one node.
+            local key = ARGV[3] .. 'room:' .. a
+            local v = redis.call('HGET', key, b)
+            if v and string.sub(v, 1, #mark) == mark then
+              redis.call('HDEL', key, b)
+              removed = removed + 1
+              local members, told = redis.call('HGETALL', key), {}
+              for j = 2, #members, 2 do
+                local n = string.match(members[j], '^([^|]+)|')
+                if n and not told[n] then
+                  told[n] = true
+                  local ls = redis.call('ZSCORE', KEYS[2], n)
+                  if ls and tonumber(ls) > now then redis.call('PUBLISH', ARGV[3] .. 'node:' .. n, 'D ' .. a .. ' ' .. b) end
+                end
+              end
             end
           end
         end

@@ -17,6 +17,8 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
 
     private ClusterNode? _node;
     private ClusterPeerRegistry? _registry;
+    private ClusterRooms? _rooms;
+    private ClusterTargeted? _targeted;
     private ChannelMessageQueue? _channel;
     private string? _epoch;
     private Task _resync = Task.CompletedTask;
@@ -30,6 +32,8 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
 
         _node = services.GetRequiredService<ClusterNode>();
         _registry = services.GetRequiredService<ClusterPeerRegistry>();
+        _rooms = services.GetRequiredService<ClusterRooms>();
+        _targeted = services.GetRequiredService<ClusterTargeted>();
         await _node.ConnectAsync().ConfigureAwait(false);
         Log.Started(logger, _node.Id);
 
@@ -55,7 +59,24 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
         if (_channel is null)
         {
             _channel = await node.Subscriber.SubscribeAsync(node.Channel).ConfigureAwait(false);
-            _channel.OnMessage(message => registry.OnMessage((string?)message.Message ?? ""));
+            var rooms = _rooms;
+            var targeted = _targeted;
+            _channel.OnMessage(message =>
+            {
+                var bytes = (byte[]?)message.Message ?? [];
+                if (ClusterRooms.Handles(bytes))
+                {
+                    rooms!.OnMessage(bytes);
+                }
+                else if (ClusterTargeted.Handles(bytes))
+                {
+                    targeted!.OnMessage(bytes);
+                }
+                else
+                {
+                    registry.OnMessage(System.Text.Encoding.UTF8.GetString(bytes));
+                }
+            });
         }
 
         var pending = node.Database.ScriptEvaluateAsync(
@@ -101,7 +122,10 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
     {
         try
         {
-            if (await registry.ResyncAsync().ConfigureAwait(false))
+            // Each, whatever the others' outcome: each repairs its own state.
+            var peers = await registry.ResyncAsync().ConfigureAwait(false);
+            var rooms = await _rooms!.ResyncAsync().ConfigureAwait(false);
+            if (peers & rooms & await _targeted!.ResyncAsync().ConfigureAwait(false))
             {
                 node.TryMarkClean(dirty);
             }

@@ -28,6 +28,9 @@ internal interface IRoomRegistry
     /// <paramref name="userIds"/> (when given) with its user ids, both in join order.
     /// </summary>
     bool TryGetRoom(RoomSession session, string roomId, string userId, List<RoomSession>? members, List<string>? userIds);
+
+    /// <summary>Adds the room's sockets, in join order, to <paramref name="members"/> (none if there is no such room): for packets from other nodes.</summary>
+    void GetMembers(string roomId, List<RoomSession> members);
 }
 
 /// <summary>A user that left a room, and the sockets still in it (to be told).</summary>
@@ -138,6 +141,17 @@ internal sealed class RoomRegistry(RelayOptions options) : IRoomRegistry
             }
 
             return true;
+        }
+    }
+
+    public void GetMembers(string roomId, List<RoomSession> members)
+    {
+        lock (_lock)
+        {
+            if (_rooms.TryGetValue(roomId, out var room))
+            {
+                members.AddRange(room);
+            }
         }
     }
 

@@ -4,9 +4,11 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 using Relay.Admission;
+using Relay.Cluster;
 using Relay.Configuration;
 using Relay.Identity;
 using Relay.Lifetime;
@@ -28,9 +30,13 @@ internal sealed partial class RoomsHandler(
     RelayAccess access,
     RelayOptions options,
     RelayMetrics metrics,
+    IServiceProvider services,
     ILogger<RoomsHandler> logger)
 {
     private readonly int _maxPacketBytes = options.Rooms.MaxPacketBytes;
+
+    // With Relay:Cluster:Redis, rooms span the nodes: membership in Redis, packets fanned out to the other nodes.
+    private readonly ClusterRooms? _cluster = options.Cluster.Redis is null ? null : services.GetRequiredService<ClusterRooms>();
 
     public Task HandleAsync(HttpContext context, string? rest)
     {
@@ -146,6 +152,8 @@ internal sealed partial class RoomsHandler(
             {
                 TellDeparture(departure, scratch);
             }
+
+            _cluster?.Depart(session);
 
             session.RequestClose(socket.CloseStatus ?? WebSocketCloseStatus.Empty, socket.CloseStatusDescription, byRelay: false);
             await session.CloseSent.ConfigureAwait(false);
@@ -301,7 +309,7 @@ internal sealed partial class RoomsHandler(
             case RoomEvent.Connect:
                 if (await MayConnectAsync(session, user, packet).ConfigureAwait(false))
                 {
-                    Connect(session, packet, scratch);
+                    await ConnectAsync(session, packet, scratch).ConfigureAwait(false);
                 }
 
                 break;
@@ -309,7 +317,7 @@ internal sealed partial class RoomsHandler(
                 Broadcast(session, packet, scratch);
                 break;
             case RoomEvent.Ping:
-                Ping(session, packet, scratch);
+                await PingAsync(session, packet, scratch).ConfigureAwait(false);
                 break;
             case RoomEvent.Disconnect:
                 Disconnect(session, packet, scratch);
@@ -353,7 +361,7 @@ internal sealed partial class RoomsHandler(
     /// Leaves the socket's room (the rest are told), joins the packet's room, and sends the packet, its
     /// Payload now "true" if the room was new (the initiator) or "false", to everyone in the room.
     /// </summary>
-    private void Connect(RoomSession session, RoomPacket packet, PacketScratch scratch)
+    private async ValueTask ConnectAsync(RoomSession session, RoomPacket packet, PacketScratch scratch)
     {
         if (!ids.IsValid(packet.UserId) || !ids.IsValid(packet.RoomId))
         {
@@ -368,7 +376,31 @@ internal sealed partial class RoomsHandler(
             return;
         }
 
+        // Across nodes the room is claimed in Redis first (its limit counts every node's users); the socket joins
+        // locally after, so packets from other nodes reach it from the moment they can know of it.
+        RoomClaim? claim = null;
+        if (_cluster is not null)
+        {
+            claim = await _cluster.ClaimAsync(session, packet.RoomId, packet.UserId).ConfigureAwait(false);
+            if (session.IsClosing)
+            {
+                _cluster.Withdraw(session, packet.RoomId, packet.UserId, claim);
+                return;
+            }
+
+            if (claim.Full)
+            {
+                session.CloseByRelay(RelayCloseCodes.OverLimit, RejectionReason.RoomFull, $"The room already has {options.Rooms.MaxUsersPerRoom} users");
+                return;
+            }
+        }
+
         var join = registry.Join(session, packet.RoomId, packet.UserId);
+        if (join.Status != RoomJoinStatus.Joined && claim is not null)
+        {
+            _cluster!.Withdraw(session, packet.RoomId, packet.UserId, claim);
+        }
+
         switch (join.Status)
         {
             case RoomJoinStatus.RoomFull:
@@ -390,14 +422,26 @@ internal sealed partial class RoomsHandler(
             metrics.Rejected(RejectionReason.Replaced);
             replaced.RequestClose((WebSocketCloseStatus)RelayCloseCodes.Replaced, "Replaced by a newer socket for this UserId in this room");
             TellDeparture(join.ReplacedDeparture!, scratch);
+
+            // Its place in Redis is this socket's now; the other nodes are told by Joined below.
+            _cluster?.Forget(replaced);
+        }
+        else if (claim is { Replaced.Length: > 0 })
+        {
+            // The user's socket on another node was replaced (it closes there with 4409): this node's members are told here.
+            TellDeparture(new RoomDeparture(packet.RoomId, packet.UserId, [.. join.Members!.Where(member => member != session)]), scratch);
         }
 
-        if (join.Initiator)
+        if (claim is { Shared: true } ? claim.Initiator : join.Initiator)
         {
             bytes = packet.Write(scratch.Writer, "true")!;
         }
 
         Deliver(join.Members!, bytes, RoomEvent.Connect, scratch);
+        if (claim is not null)
+        {
+            _cluster!.Joined(session, packet.RoomId, packet.UserId, claim, bytes);
+        }
     }
 
     /// <summary>Sends the packet, whole, to everyone in the room, sender included.</summary>
@@ -413,19 +457,27 @@ internal sealed partial class RoomsHandler(
         if (Rewrite(session, packet, scratch, null) is { } bytes)
         {
             Deliver(members, bytes, RoomEvent.Broadcast, scratch);
+            _cluster?.Broadcast(session, bytes);
         }
 
         members.Clear();
     }
 
     /// <summary>Answers the sender only, its Payload now the room's user ids in join order, as a JSON string.</summary>
-    private void Ping(RoomSession session, RoomPacket packet, PacketScratch scratch)
+    private async ValueTask PingAsync(RoomSession session, RoomPacket packet, PacketScratch scratch)
     {
         var userIds = scratch.UserIds;
         userIds.Clear();
         if (!InRoom(session, packet, null, userIds))
         {
             return;
+        }
+
+        // Across nodes the list is Redis's (every node's users in join order), unless Redis does not answer.
+        if (_cluster is not null && await _cluster.UserIdsAsync(packet.RoomId).ConfigureAwait(false) is { } everywhere)
+        {
+            userIds.Clear();
+            userIds.AddRange(everywhere);
         }
 
         var payload = scratch.Writer.UserIdList(userIds);
@@ -442,6 +494,7 @@ internal sealed partial class RoomsHandler(
         if (InRoom(session, packet, null, null) && registry.Leave(session) is { } departure)
         {
             TellDeparture(departure, scratch);
+            _cluster?.Depart(session);
         }
     }
 

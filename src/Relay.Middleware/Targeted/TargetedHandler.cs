@@ -5,9 +5,11 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 using Relay.Admission;
+using Relay.Cluster;
 using Relay.Configuration;
 using Relay.Lifetime;
 using Relay.Protocol;
@@ -28,8 +30,12 @@ internal sealed partial class TargetedHandler(
     RelayIdPolicy ids,
     RelayOptions options,
     RelayMetrics metrics,
+    IServiceProvider services,
     ILogger<TargetedHandler> logger)
 {
+    // With Relay:Cluster:Redis, registrations and sessions are shared through Redis and messages cross nodes.
+    private readonly ClusterTargeted? _cluster = options.Cluster.Redis is null ? null : services.GetRequiredService<ClusterTargeted>();
+
     /// <summary>Largest register body read; a username is at most <see cref="RelayOptions.MaxIdLength"/> characters.</summary>
     internal const int MaxRegisterBodyBytes = 16 * 1024;
 
@@ -79,7 +85,18 @@ internal sealed partial class TargetedHandler(
             return;
         }
 
-        switch (registry.Register(username!, out var token))
+        string? token;
+        RegistrationResult registered;
+        if (_cluster is null)
+        {
+            registered = registry.Register(username!, out token);
+        }
+        else
+        {
+            (registered, token) = await _cluster.RegisterAsync(username!).ConfigureAwait(false);
+        }
+
+        switch (registered)
         {
             case RegistrationResult.Taken:
                 await RegisterRefusedAsync(context, StatusCodes.Status200OK, "TAKEN", "", TargetedRegistrationResult.Taken).ConfigureAwait(false);
@@ -235,7 +252,8 @@ internal sealed partial class TargetedHandler(
             return;
         }
 
-        if (identity.TryRead(context.Request, out var username, out var token) && registry.IsRegistered(username, token))
+        if (identity.TryRead(context.Request, out var username, out var token)
+            && (registry.IsRegistered(username, token) || (_cluster is not null && await _cluster.IsRegisteredAsync(username, token).ConfigureAwait(false))))
         {
             await WriteTextAsync(context, StatusCodes.Status200OK, "OK").ConfigureAwait(false);
             return;
@@ -285,6 +303,12 @@ internal sealed partial class TargetedHandler(
         foreach (var session in kicked)
         {
             session.Kick(Kicked);
+        }
+
+        if (_cluster is not null)
+        {
+            // Every other node kicks its own sessions when Redis tells it, before this answers.
+            await _cluster.KickAsync().ConfigureAwait(false);
         }
 
         Log.Kicked(logger, kicked.Count);
@@ -344,7 +368,9 @@ internal sealed partial class TargetedHandler(
         var socket = await acceptor.AcceptAsync(context).ConfigureAwait(false);
         var session = new TargetedSession(authenticated ? username : "", socket, sessions, options, metrics, logger);
         sessions.Add(session);
-        var result = authenticated ? registry.Connect(session, token) : ConnectResult.Unauthenticated;
+        var result = !authenticated ? ConnectResult.Unauthenticated
+            : _cluster is null ? registry.Connect(session, token)
+            : await _cluster.ConnectAsync(session, token).ConfigureAwait(false);
         switch (result)
         {
             case ConnectResult.Connected:
@@ -371,7 +397,7 @@ internal sealed partial class TargetedHandler(
         {
             if (result == ConnectResult.Connected)
             {
-                registry.Disconnect(session);
+                Forget(session);
             }
 
             // Answers the client's close frame (the original never did), or ends a dropped socket.
@@ -405,16 +431,17 @@ internal sealed partial class TargetedHandler(
                     case ReceivedKind.Close:
                         return;
                     case ReceivedKind.TooBig:
-                        registry.Disconnect(session);
+                        Forget(session);
                         session.CloseByRelay(RelayCloseCodes.MessageTooBig, RejectionReason.MessageTooBig, TargetedCloseReason.MessageTooBig,
                             $"Message larger than {_maxMessageBytes} bytes");
                         await PooledMessage.DiscardUntilCloseAsync(socket).ConfigureAwait(false);
                         return;
                 }
 
-                if (!session.IsClosing)
+                if (!session.IsClosing
+                    && HandleMessage(session, message.Memory.Span, message.Type, scratch ??= new ArrayBufferWriter<byte>(256), ref writer) is { } elsewhere)
                 {
-                    HandleMessage(session, message.Memory.Span, message.Type, scratch ??= new ArrayBufferWriter<byte>(256), ref writer);
+                    await SendElsewhereAsync(session, elsewhere).ConfigureAwait(false);
                 }
             }
         }
@@ -424,14 +451,18 @@ internal sealed partial class TargetedHandler(
         }
     }
 
-    private void HandleMessage(TargetedSession session, ReadOnlySpan<byte> json, WebSocketMessageType type, ArrayBufferWriter<byte> scratch, ref Utf8JsonWriter? writer)
+    /// <summary>
+    /// Delivers a message to a target of this node, or answers TARGET_NOT_FOUND; across nodes, a target not
+    /// connected here is returned (its name and the message to forward) for the caller to send through Redis.
+    /// </summary>
+    private (string Target, byte[] Message)? HandleMessage(TargetedSession session, ReadOnlySpan<byte> json, WebSocketMessageType type, ArrayBufferWriter<byte> scratch, ref Utf8JsonWriter? writer)
     {
         // Text frames were checked for UTF-8 by the WebSocket; a binary frame's payload is forwarded as text, so check it here.
         if ((type == WebSocketMessageType.Binary && !Utf8.IsValid(json)) || !TargetedMessages.TryParse(json, out var message))
         {
             metrics.TargetedMessage(TargetedMessageResult.Malformed);
             Log.MalformedMessage(logger, session.Username, json.Length);
-            return;
+            return null;
         }
 
         if (message.Target.Length > 0 && registry.FindActive(message.Target) is { } target)
@@ -439,8 +470,29 @@ internal sealed partial class TargetedHandler(
             if (Deliver(target, TargetedMessages.WriteForwarded(session.Username, message, scratch, ref writer)))
             {
                 metrics.TargetedMessage(TargetedMessageResult.Delivered);
-                return;
+                return null;
             }
+        }
+        else if (message.Target.Length > 0 && _cluster is not null)
+        {
+            var forwarded = TargetedMessages.WriteForwarded(session.Username, message, scratch, ref writer);
+            var bytes = forwarded.Payload.ToArray();
+            forwarded.Release();
+            return (message.Target.ToString(), bytes);
+        }
+
+        metrics.TargetedMessage(TargetedMessageResult.TargetNotFound);
+        Deliver(session, TargetedMessages.TargetNotFound());
+        return null;
+    }
+
+    /// <summary>A message for a user connected on another node, if any; else TARGET_NOT_FOUND, as on one node. Awaited, so the sender's messages keep their order.</summary>
+    private async ValueTask SendElsewhereAsync(TargetedSession session, (string Target, byte[] Message) elsewhere)
+    {
+        if (await _cluster!.SendAsync(elsewhere.Target, elsewhere.Message).ConfigureAwait(false))
+        {
+            metrics.TargetedMessage(TargetedMessageResult.Delivered);
+            return;
         }
 
         metrics.TargetedMessage(TargetedMessageResult.TargetNotFound);
@@ -455,8 +507,14 @@ internal sealed partial class TargetedHandler(
             return true;
         }
 
-        registry.Disconnect(session);
+        Forget(session);
         return false;
+    }
+
+    private void Forget(TargetedSession session)
+    {
+        registry.Disconnect(session);
+        _cluster?.Disconnect(session);
     }
 
     private static partial class Log

@@ -54,6 +54,24 @@ internal sealed class TargetedRegistry(RelayOptions options) : ITargetedRegistry
         }
     }
 
+    /// <summary>Keeps a registration made elsewhere (a cluster's, in Redis), so this node knows it too; never refused.</summary>
+    public void Adopt(string username, string token)
+    {
+        lock (_lock)
+        {
+            _tokens[username] = token;
+        }
+    }
+
+    /// <summary>Every registration this node knows, for a cluster's resync.</summary>
+    public List<(string Username, string Token)> Registrations()
+    {
+        lock (_lock)
+        {
+            return [.. _tokens.Select(static pair => (pair.Key, pair.Value))];
+        }
+    }
+
     public bool IsRegistered(string username, string token)
     {
         lock (_lock)

@@ -81,4 +81,12 @@ internal static class RelayEventIds
     public const int ClusterLiveNodes = 855;
     public const int ClusterForwarding = 856;
     public const int ClusterNoInternalUrlHere = 857;
+
+    // Cluster rooms (86x)
+    public const int ClusterRoomReplaced = 860;
+    public const int ClusterRoomsResynced = 861;
+    public const int ClusterRoomBadMessage = 862;
+    public const int ClusterTargetedKicked = 863;
+    public const int ClusterTargetedBadMessage = 864;
+    public const int ClusterTargetedResynced = 865;
 }

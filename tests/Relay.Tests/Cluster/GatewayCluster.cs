@@ -7,12 +7,16 @@ namespace Relay.Tests.Cluster;
 
 /// <summary>
 /// A redis-server and several gateway processes (the built Relay.Gateway.dll, as operators run it) configured
-/// as one cluster on the command line, each on a free loopback port. Short lease settings keep node loss quick.
+/// as one cluster on the command line, each on a free loopback port. Short lease settings keep node loss quick;
+/// the nodes share one Data Protection key ring (a directory), as a cluster's nodes must for signed cookies.
 /// </summary>
 internal sealed class GatewayCluster : IAsyncDisposable
 {
     public static readonly TimeSpan LeaseInterval = TimeSpan.FromMilliseconds(250);
     public static readonly TimeSpan NodeTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>Targeted signaling's admin key, the same on every node.</summary>
+    public const string AdminKey = "a-cluster-admin-key-of-some-length";
 
     private readonly string _workingDirectory;
 
@@ -87,6 +91,9 @@ internal sealed class GatewayNode : IDisposable
             $"--Relay:Cluster:Redis={redis}",
             $"--Relay:Cluster:LeaseInterval={GatewayCluster.LeaseInterval.ToString("c", CultureInfo.InvariantCulture)}",
             $"--Relay:Cluster:NodeTimeout={GatewayCluster.NodeTimeout.ToString("c", CultureInfo.InvariantCulture)}",
+            $"--Gateway:DataProtectionKeys={Path.Combine(workingDirectory, "keys")}",
+            $"--Relay:Targeted:AdminKey={GatewayCluster.AdminKey}",
+            "--Relay:Rooms:HeartbeatInterval=00:00:01",
             "--Relay:Admission:NewSocketsPerSecondPerClient=0",
             "--Relay:Admission:MaxConcurrentSocketsPerClient=0",
             "--Logging:LogLevel:Default=Warning",

@@ -43,6 +43,23 @@ internal sealed class RoomClient : IAsyncDisposable
         return client;
     }
 
+    /// <summary>Connects to a gateway by its WebSocket base address (another process, e.g. a cluster node).</summary>
+    public static async Task<RoomClient> ConnectAsync(Uri webSocketUri, bool sockJs, string mount = "/echo")
+    {
+        var path = sockJs ? $"{mount}/{Random.Shared.Next(1000):D3}/{Guid.NewGuid():N}/websocket" : $"{mount}/websocket";
+        var socket = new ClientWebSocket();
+        using var timeout = new CancellationTokenSource(TestTimeouts.Default);
+        await socket.ConnectAsync(new Uri(webSocketUri, path), timeout.Token);
+        var client = new RoomClient(socket, sockJs);
+        if (sockJs)
+        {
+            var open = await client.Socket.ReceiveMessageAsync();
+            Assert.Equal("o", open.Text);
+        }
+
+        return client;
+    }
+
     public static string Packet(string eventName, string userId, string roomId, object? payload = null) =>
         JsonSerializer.Serialize(new { Header = new { Event = eventName, UserId = userId, RoomId = roomId }, Payload = payload ?? "{}" });
 
@@ -82,9 +99,11 @@ internal sealed class RoomClient : IAsyncDisposable
     /// <summary>The next packet's text (null at a close).</summary>
     public async Task<string?> ReceiveTextAsync()
     {
+        // One deadline for the whole wait: heartbeats must not keep extending it.
+        using var deadline = new CancellationTokenSource(TestTimeouts.Default);
         while (_pending.Count == 0)
         {
-            var message = await Socket.ReceiveMessageAsync();
+            var message = await Socket.ReceiveMessageAsync(deadline.Token);
             if (message.Type == WebSocketMessageType.Close)
             {
                 return null;
