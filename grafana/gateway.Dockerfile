@@ -8,6 +8,8 @@ RUN dotnet publish src/Relay.Gateway/Relay.Gateway.csproj -c Release -o /app
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
 COPY --from=build /app .
+# Where compose.cluster.yaml mounts the nodes' shared Data Protection key ring, writable by the app's user.
+RUN mkdir /keys && chown "$APP_UID" /keys
 # The image listens on port 8080 (ASPNETCORE_HTTP_PORTS) as its non-root user; the default
 # configuration (the root appsettings.json) is embedded in the gateway.
 USER $APP_UID

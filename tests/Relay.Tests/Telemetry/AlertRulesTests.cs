@@ -21,9 +21,11 @@ public sealed class AlertRulesTests
     public async Task Rules_PassTheirUnitTests() =>
         Assert.Contains("SUCCESS", await PromtoolAsync("test", "rules", "alerts.test.yml"), StringComparison.Ordinal);
 
-    [Fact]
-    public async Task PrometheusConfig_LoadsTheRules() =>
-        Assert.Contains("SUCCESS: 1 rule files found", await PromtoolAsync("check", "config", "prometheus.yml"), StringComparison.Ordinal);
+    [Theory]
+    [InlineData("prometheus.yml")]
+    [InlineData("prometheus.cluster.yml")]
+    public async Task PrometheusConfig_LoadsTheRules(string config) =>
+        Assert.Contains("SUCCESS: 1 rule files found", await PromtoolAsync("check", "config", config), StringComparison.Ordinal);
 
     [Fact]
     public void EveryRule_IsUnitTested()
