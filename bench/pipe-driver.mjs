@@ -4,6 +4,8 @@
 //
 //   node pipe-driver.mjs --url ws://127.0.0.1:PORT --pairs 16 --size 1024 --messages 16384 --window 256
 //                        [--warmup-seconds 10] [--warmup-messages N] [--timeout-seconds 300]
+//   node pipe-driver.mjs --url ws://127.0.0.1:P1,ws://127.0.0.1:P2,... (several gateways of one cluster:
+//                        pipe p's A side connects to URL p mod n, its B side to URL p + 1 mod n)
 //   node pipe-driver.mjs --floor SOCAT:UPSTREAM,... (the TCP floor: plain `net` sockets through socat,
 //                        the same message bytes unframed, one write per message)
 //
@@ -180,10 +182,11 @@ const sockets = [];
 /** Pipe p: stream 2p flows A to B, stream 2p + 1 B to A. */
 async function openPipes() {
   if (options.url) {
+    const urls = options.url.split(",");
     for (let p = 0; p < pairs; p++) {
       // A first, then B: B's request completes the pairing, so no frame is ever held by the relay.
-      const a = await openWebSocket(new URL(`/connection/a${p}/b${p}/doc${p}`, options.url));
-      const b = await openWebSocket(new URL(`/connection/b${p}/a${p}/doc${p}`, options.url));
+      const a = await openWebSocket(new URL(`/connection/a${p}/b${p}/doc${p}`, urls[p % urls.length]));
+      const b = await openWebSocket(new URL(`/connection/b${p}/a${p}/doc${p}`, urls[(p + 1) % urls.length]));
       const ab = new Stream(2 * p, message => a.send(message));
       const ba = new Stream(2 * p + 1, message => b.send(message));
       b.on("message", (data, isBinary) => (isBinary ? ab.receive(data) : fail(`stream ${ab.id}: message ${ab.received} arrived as text`)));

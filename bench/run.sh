@@ -5,7 +5,7 @@
 #   bench/run.sh --quick    smoke test (~2 minutes): small sizes, one repetition
 #
 # Builds the gateway in Release, installs the reference server @localfirst/relay 4.2.2 and ws for the
-# Node pipe driver bench/pipe-driver.mjs (pinned by bench/package-lock.json), socat and gnuplot when
+# Node pipe driver bench/pipe-driver.mjs (pinned by bench/package-lock.json), socat, gnuplot and redis-server when
 # missing, then runs bench/Relay.Bench, which starts every server itself and drives the same load at each.
 # Results: bench/results/<UTC time>/ (results.md, results.json, chart.png, logs/), and bench/results/latest
 # pointing at them. Other options are passed to Relay.Bench (e.g. --scenarios pipe,latency --reps 5); it
@@ -17,6 +17,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 missing=()
 command -v socat >/dev/null || missing+=(socat)
 command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+command -v redis-server >/dev/null || missing+=(redis-server)
 if ((${#missing[@]})); then
   echo "Installing ${missing[*]} (Debian packages)..." >&2
   sudo_cmd=(); [[ $(id -u) == 0 ]] || sudo_cmd=(sudo)

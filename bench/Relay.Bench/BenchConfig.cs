@@ -10,8 +10,9 @@ internal sealed class BenchConfig
     public const string Idle = "idle";
     public const string Pairing = "pairing";
     public const string Latency = "latency";
+    public const string Cluster = "cluster";
 
-    public static readonly string[] AllScenarios = [Pipe, Storm, Idle, Pairing, Latency];
+    public static readonly string[] AllScenarios = [Pipe, Storm, Idle, Pairing, Latency, Cluster];
 
     public required string GatewayDll { get; init; }
 
@@ -23,6 +24,9 @@ internal sealed class BenchConfig
     public required string NodeDriverScript { get; init; }
 
     public string Socat { get; init; } = "socat";
+
+    /// <summary>The redis-server the cluster scenario starts (Debian's, 7.0 or newer).</summary>
+    public string RedisServer { get; init; } = "redis-server";
 
     public required string OutputDirectory { get; init; }
 
@@ -120,6 +124,7 @@ internal sealed class BenchConfig
             BindLoopbackScript = Path.GetFullPath(Required("--bind-loopback")),
             NodeDriverScript = Path.GetFullPath(Required("--node-driver")),
             Socat = Optional("--socat") ?? "socat",
+            RedisServer = Optional("--redis-server") ?? "redis-server",
             OutputDirectory = Path.GetFullPath(Required("--out")),
             Quick = quick,
             Repetitions = Optional("--reps") is { } reps ? Int(reps) : quick ? 1 : 3,

@@ -19,7 +19,8 @@ internal sealed class BenchContext(BenchConfig config, Dialer dialer, Results re
     /// </summary>
     public IReadOnlyList<string> Order(IReadOnlyList<string> targets, int repetition)
     {
-        var wanted = targets.Where(t => config.Targets.Contains(t)).ToList();
+        // The cluster is Relay too: wanted whenever Relay is.
+        var wanted = targets.Where(t => config.Targets.Contains(t) || (t == Servers.Target.Cluster && config.Targets.Contains(Servers.Target.Relay))).ToList();
         return wanted.Count == 0 ? wanted : [.. wanted.Skip(repetition % wanted.Count), .. wanted.Take(repetition % wanted.Count)];
     }
 

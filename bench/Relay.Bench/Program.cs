@@ -17,8 +17,8 @@ catch (ArgumentException ex)
 {
     Console.Error.WriteLine(ex.Message);
     Console.Error.WriteLine("usage: Relay.Bench --gateway <Relay.Gateway.dll> --reference <dist/start.js> --bind-loopback <bind-loopback.mjs> --node-driver <pipe-driver.mjs> --out <dir>");
-    Console.Error.WriteLine("         [--quick] [--reps N] [--scenarios pipe,storm,idle,pairing,latency] [--targets relay,reference,floor]");
-    Console.Error.WriteLine("         [--storm-peers 2000,8000,16000,64000] [--idle-peers 20000] [--reference-limit 60] [--socat path] [--warmup seconds]");
+    Console.Error.WriteLine("         [--quick] [--reps N] [--scenarios pipe,storm,idle,pairing,latency,cluster] [--targets relay,reference,floor]");
+    Console.Error.WriteLine("         [--storm-peers 2000,8000,16000,64000] [--idle-peers 20000] [--reference-limit 60] [--socat path] [--redis-server path] [--warmup seconds]");
     Console.Error.WriteLine("         [--gateway-args '--Relay:X=Y ...'] [--gateway-env NAME=VALUE,...]");
     return 2;
 }
@@ -54,6 +54,7 @@ foreach (var scenario in config.Scenarios)
         BenchConfig.Idle => new IdleScenario(context).RunAsync(),
         BenchConfig.Pairing => new PairingScenario(context).RunAsync(),
         BenchConfig.Latency => new LatencyScenario(context).RunAsync(),
+        BenchConfig.Cluster => new ClusterScenario(context).RunAsync(),
         _ => throw new InvalidOperationException(scenario),
     };
     await run;

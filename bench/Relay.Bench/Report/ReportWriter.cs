@@ -33,6 +33,9 @@ internal sealed class ReportWriter(BenchConfig config, Results results, IReadOnl
         (BenchConfig.Latency, "p50_ms", "latency p50 ms", "0.000"),
         (BenchConfig.Latency, "p99_ms", "latency p99 ms", "0.000"),
         (BenchConfig.Latency, "server_cpu_pct", "server CPU %", "0.0"),
+        (BenchConfig.Cluster, "server_cpu_s_per_gb", "server CPU s per GB (every node and Redis)", "0.00"),
+        (BenchConfig.Cluster, "redis_cpu_s_per_gb", "of which Redis", "0.000"),
+        (BenchConfig.Cluster, "mb_per_s", "throughput MB/s", "0"),
     ];
 
     private static readonly Dictionary<string, string> ScenarioTitles = new()
@@ -42,6 +45,7 @@ internal sealed class ReportWriter(BenchConfig config, Results results, IReadOnl
         [BenchConfig.Idle] = "3. Idle footprint",
         [BenchConfig.Pairing] = "4. Pairing rate",
         [BenchConfig.Latency] = "5. Relay latency",
+        [BenchConfig.Cluster] = "6. Several nodes",
     };
 
     public void Write()
@@ -141,6 +145,16 @@ internal sealed class ReportWriter(BenchConfig config, Results results, IReadOnl
             checks.Add(new TargetCheck($"idle peer RSS ({@case})", "≤ 8 KiB per peer",
                 $"{perPeer:0.00} KiB (reference {results.Median(BenchConfig.Idle, @case, Reference, "rss_per_peer_kib"):0.00})",
                 double.IsNaN(perPeer) ? null : perPeer <= 8));
+        }
+
+        // Scaling out: no target, but the price of a message crossing two nodes, said next to the others.
+        var oneNode = results.Median(BenchConfig.Cluster, Scenarios.ClusterScenario.OneNode, Relay, "server_cpu_s_per_gb");
+        var threeNodes = results.Median(BenchConfig.Cluster, Scenarios.ClusterScenario.ThreeNodes, Relay, "server_cpu_s_per_gb");
+        if (!double.IsNaN(oneNode) || !double.IsNaN(threeNodes))
+        {
+            checks.Add(new TargetCheck("several nodes: pipe CPU per GB, halves on different nodes of three, against one node", "reported (a message crosses two nodes)",
+                double.IsNaN(threeNodes / oneNode) ? "not measured"
+                    : $"{threeNodes / oneNode:0.00} × ({threeNodes:0.00} vs {oneNode:0.00}; Redis {results.Median(BenchConfig.Cluster, Scenarios.ClusterScenario.ThreeNodes, Relay, "redis_cpu_s_per_gb"):0.000})", null));
         }
 
         return checks;

@@ -7,7 +7,7 @@ namespace Relay.Bench.Scenarios;
 
 /// <summary>
 /// One pipe measurement driven by Node ws clients (bench/pipe-driver.mjs) instead of this program: a fresh
-/// target, the driver opening and warming the pipes, then the server's CPU over exactly the driver's
+/// target (for the cluster, pipe p's halves on nodes p and p + 1 mod 3), the driver opening and warming the pipes, then the server's CPU over exactly the driver's
 /// measured phase (it pauses, drained, until told "measure", reports when the last message arrived, and
 /// keeps its sockets open until told "close").
 /// </summary>
@@ -48,6 +48,12 @@ internal static class NodePipes
 
                 arguments.AddRange(["--floor", string.Join(',', relays)]);
             }
+            else if (targetName == Target.Cluster)
+            {
+                var cluster = await ClusterTarget.StartAsync(config, label).ConfigureAwait(false);
+                target = cluster;
+                arguments.AddRange(["--url", string.Join(',', cluster.WebSocketBases)]);
+            }
             else
             {
                 var server = await context.StartServerAsync(targetName, label).ConfigureAwait(false);
@@ -63,10 +69,12 @@ internal static class NodePipes
             // Nothing is in flight now: the snapshot lines up with the first message of the measured phase.
             await target.BeginMeasureAsync(label).ConfigureAwait(false);
             var cpu0 = target.CpuSeconds();
+            var redis0 = (target as ClusterTarget)?.RedisCpuSeconds() ?? 0;
             var driver0 = ProcFs.CpuSeconds(driver.Pid);
             await driver.SendAsync("measure").ConfigureAwait(false);
             var done = await driver.NextAsync("measured", deadline.Token).ConfigureAwait(false);
             var cpu = target.CpuSeconds() - cpu0;
+            var redisCpu = ((target as ClusterTarget)?.RedisCpuSeconds() ?? 0) - redis0;
             var driverCpu = ProcFs.CpuSeconds(driver.Pid) - driver0;
             var rss = target.RssBytes();
             await target.EndMeasureAsync().ConfigureAwait(false);
@@ -77,7 +85,7 @@ internal static class NodePipes
 
             var bytes = done.GetProperty("bytes").GetDouble();
             var seconds = done.GetProperty("seconds").GetDouble();
-            record(new Dictionary<string, double>
+            var metrics = new Dictionary<string, double>
             {
                 ["server_cpu_s_per_gb"] = cpu / (bytes / 1e9),
                 ["wall_s"] = seconds,
@@ -86,7 +94,14 @@ internal static class NodePipes
                 ["server_cpu_s"] = cpu,
                 ["loadgen_cpu_s"] = driverCpu,
                 ["server_rss_mib"] = rss / 1048576.0,
-            });
+            };
+            if (target is ClusterTarget)
+            {
+                // Of the server CPU above, Redis's part.
+                metrics["redis_cpu_s_per_gb"] = redisCpu / (bytes / 1e9);
+            }
+
+            record(metrics);
         }
         catch (BenchFailure ex)
         {

@@ -10,18 +10,23 @@ internal sealed class ServerProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StreamWriter _log;
 
+    private readonly TaskCompletionSource _awaitedLine = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     private ServerProcess(Process process, StreamWriter log)
     {
         _process = process;
         _log = log;
     }
 
+    /// <summary>Completes when the process prints a line containing the <c>awaitedLine</c> given to <see cref="Start"/>.</summary>
+    public Task AwaitedLine => _awaitedLine.Task;
+
     public int Pid => _process.Id;
 
     public bool HasExited => _process.HasExited;
 
     public static ServerProcess Start(string fileName, IEnumerable<string> arguments, string workingDirectory,
-        IReadOnlyDictionary<string, string?> environment, string logPath)
+        IReadOnlyDictionary<string, string?> environment, string logPath, string? awaitedLine = null)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -50,12 +55,22 @@ internal sealed class ServerProcess : IAsyncDisposable
         var log = new StreamWriter(logPath, append: true) { AutoFlush = true };
         log.WriteLine($"# {DateTime.UtcNow:O} {fileName} {string.Join(' ', info.ArgumentList)}");
         var process = new Process { StartInfo = info };
-        process.OutputDataReceived += (_, e) => Write(log, e.Data);
-        process.ErrorDataReceived += (_, e) => Write(log, e.Data);
+        var server = new ServerProcess(process, log);
+        process.OutputDataReceived += (_, e) => server.Collect(e.Data, awaitedLine);
+        process.ErrorDataReceived += (_, e) => server.Collect(e.Data, awaitedLine);
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return new ServerProcess(process, log);
+        return server;
+    }
+
+    private void Collect(string? line, string? awaitedLine)
+    {
+        Write(_log, line);
+        if (awaitedLine is not null && line is not null && line.Contains(awaitedLine, StringComparison.Ordinal))
+        {
+            _awaitedLine.TrySetResult();
+        }
     }
 
     private static void Write(StreamWriter log, string? line)

@@ -9,6 +9,9 @@ internal abstract class Target : IAsyncDisposable
     public const string Reference = "reference";
     public const string Floor = "floor";
 
+    /// <summary>Three Relay gateways sharing one redis-server, as one relay (the cluster scenario only).</summary>
+    public const string Cluster = "cluster";
+
     public abstract string Name { get; }
 
     /// <summary>CPU seconds used so far by every process serving this target.</summary>
@@ -72,10 +75,11 @@ internal sealed class WebSocketServer : Target
         return environment;
     }
 
-    public static async Task<WebSocketServer> StartAsync(string name, BenchConfig config, string label)
+    public static async Task<WebSocketServer> StartAsync(string name, BenchConfig config, string label, IReadOnlyList<string>? extraArguments = null, int? knownPort = null,
+        string? logName = null, string? awaitedLine = null)
     {
-        var port = ServerProcess.FreePort();
-        var log = Path.Combine(config.LogDirectory, $"{name}.log");
+        var port = knownPort ?? ServerProcess.FreePort();
+        var log = Path.Combine(config.LogDirectory, $"{logName ?? name}.log");
         ServerProcess process;
         Uri ready;
         if (name == Relay)
@@ -95,10 +99,12 @@ internal sealed class WebSocketServer : Target
                     "--Relay:Admission:MaxConcurrentSocketsPerClient=0",
                     "--Relay:Admission:NewSocketsPerSecondPerClient=0",
                     .. config.GatewayArguments,
+                    .. extraArguments ?? [],
                 ],
                 config.LogDirectory,
                 GatewayEnvironment(config),
-                log);
+                log,
+                awaitedLine);
             ready = new Uri($"http://127.0.0.1:{port}/healthz");
         }
         else
@@ -115,6 +121,10 @@ internal sealed class WebSocketServer : Target
         try
         {
             await process.WaitForHttpOkAsync(ready, TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+            if (awaitedLine is not null)
+            {
+                await process.AwaitedLine.WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+            }
         }
         catch
         {
