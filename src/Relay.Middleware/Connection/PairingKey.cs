@@ -5,4 +5,8 @@ internal readonly record struct PairingKey(string Local, string Remote, string D
 {
     /// <summary>The request the partner makes for the same pairing.</summary>
     public PairingKey Reciprocal => new(Remote, Local, DocumentId);
+
+    // The record's generated ToString would print Reciprocal, whose Reciprocal it would print, and so on until the
+    // stack overflows: a key formatted in a log line or an assertion would take the process down.
+    public override string ToString() => $"{Local} -> {Remote} on {DocumentId}";
 }
