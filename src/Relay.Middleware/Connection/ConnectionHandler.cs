@@ -62,14 +62,19 @@ internal sealed class ConnectionHandler(
             return;
         }
 
+        // Taken before the handshake is answered: a client that sends a second request for one key only after
+        // its first was answered has the second win, however the two race to the broker.
+        var arrival = sessions.NextArrival();
         var (socket, output) = await acceptor.AcceptBatchedAsync(context).ConfigureAwait(false);
         using var disposeSocket = socket;
         var half = new ConnectionHalf(socket, output, _services);
 
         // Every request arrives as a pairing of one; a request whose partner already waits joins that
         // pairing instead, and the one it brought is dropped unused.
-        var arriving = new Pairing(key, half, _services);
+        var arriving = new Pairing(key, half, _services, arrival);
         var waiting = broker.Arrive(arriving, out var replaced);
+
+        // Replaced may be the arriving request itself, when a later one already waits: it then closes with 4409.
         replaced?.EndWait(WaitEndReason.Replaced);
         await (waiting is null ? arriving.RunFirstAsync() : waiting.RunSecondAsync(half)).ConfigureAwait(false);
     }

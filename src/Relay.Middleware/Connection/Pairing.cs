@@ -30,10 +30,11 @@ internal sealed partial class Pairing : IRelaySession
     private int _end = Live;
     private int _liveHalves = 1;
 
-    public Pairing(PairingKey key, ConnectionHalf first, PairingServices services)
+    public Pairing(PairingKey key, ConnectionHalf first, PairingServices services, long arrival)
     {
         Key = key;
         First = first;
+        Arrival = arrival;
         _services = services;
         _arrivedAt = services.Sessions.Now;
         _pendingDeadline = services.Sessions.DeadlineAfter(services.PendingTimeout);
@@ -44,6 +45,9 @@ internal sealed partial class Pairing : IRelaySession
 
     /// <summary>The half that waited.</summary>
     public ConnectionHalf First { get; }
+
+    /// <summary>When the first request's handshake was about to be answered (<see cref="RelaySessions.NextArrival"/>): of two requests with one key, the later wins.</summary>
+    public long Arrival { get; }
 
     private ILogger Logger => _services.Logger;
 

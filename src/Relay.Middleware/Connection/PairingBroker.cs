@@ -33,8 +33,10 @@ internal sealed class PairingBroker
     /// <summary>
     /// A request arrives as a pairing of one. Returns the pairing its partner waits in, taken out of the
     /// broker, for the request to join; or, if none waits, files <paramref name="waiting"/> and returns
-    /// null. An older request with the same key is taken out and returned in <paramref name="replaced"/>:
-    /// ending its wait is the caller's.
+    /// null. Of two requests with the same key the later arrival wins: an older one waiting is taken out and
+    /// returned in <paramref name="replaced"/>; if the one waiting arrived later (its handshake was answered
+    /// first, this one's registration ran late), <paramref name="waiting"/> itself is returned there and not
+    /// filed. Ending the replaced one's wait is the caller's.
     /// </summary>
     public Pairing? Arrive(Pairing waiting, out Pairing? replaced)
     {
@@ -44,6 +46,12 @@ internal sealed class PairingBroker
             {
                 replaced = null;
                 return partner;
+            }
+
+            if (_waiting.TryGetValue(waiting.Key, out var current) && current.Arrival > waiting.Arrival)
+            {
+                replaced = waiting;
+                return null;
             }
 
             _waiting.Remove(waiting.Key, out replaced);
