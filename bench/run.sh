@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark, in one command (see README.md, "Benchmark"):
 #
-#   bench/run.sh            full run (~22 minutes on 2 cores): 3 repetitions of every scenario
+#   bench/run.sh            full run (~26 minutes on 2 cores): 3 repetitions of every scenario
 #   bench/run.sh --quick    smoke test (~2 minutes): small sizes, one repetition
 #
 # Builds the gateway in Release, installs the reference server @localfirst/relay 4.2.2 and ws for the
