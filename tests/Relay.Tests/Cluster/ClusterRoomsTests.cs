@@ -47,7 +47,7 @@ public sealed partial class ClusterRoomsTests
             return (sent, arrived);
         }
 
-        await EventuallyAsync(async () => await CountAsync() is var (sent, arrived) && sent == arrived, "every room message sent is counted where it arrived");
+        await Eventually.TrueAsync(async () => await CountAsync() is var (sent, arrived) && sent == arrived, "every room message sent is counted where it arrived");
         Assert.True((await CountAsync()).Sent >= Users * Broadcasts, "broadcasts crossed nodes");
         foreach (var node in cluster.Nodes)
         {
@@ -264,20 +264,6 @@ public sealed partial class ClusterRoomsTests
         }
     }
 
-    private static async Task EventuallyAsync(Func<Task<bool>> condition, string because)
-    {
-        using var deadline = new CancellationTokenSource(TestTimeouts.Default);
-        using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
-        while (!await condition())
-        {
-            if (deadline.IsCancellationRequested)
-            {
-                Assert.Fail($"Timed out waiting until {because}.");
-            }
-
-            await tick.WaitForNextTickAsync(CancellationToken.None);
-        }
-    }
 
     private static string Describe(JsonNode packet) =>
         $"{packet["Header"]!["Event"]} {packet["Header"]!["UserId"]} {packet["Header"]!["RoomId"]} {packet["Payload"]?.ToJsonString()}";

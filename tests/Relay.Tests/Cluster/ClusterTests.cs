@@ -149,7 +149,7 @@ public sealed partial class ClusterTests
         // Reaped: the document's hash holds the live peers only, and the dead node holds no lease.
         await using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration);
         var database = redis.GetDatabase();
-        await EventuallyAsync(async () =>
+        await Eventually.TrueAsync(async () =>
             (await database.HashKeysAsync("relay:doc:doc")).Select(k => (string)k!).Order(StringComparer.Ordinal).SequenceEqual(["live", "seeker"])
             && (await database.HashKeysAsync("relay:doc:witness-doc")).Select(k => (string)k!).Order(StringComparer.Ordinal).SequenceEqual(["seeker", "witness"])
             && await database.SortedSetLengthAsync("relay:leases") == 2
@@ -205,7 +205,7 @@ public sealed partial class ClusterTests
         {
             var node = cluster.Nodes[i];
             var before = resyncsBefore[i];
-            await EventuallyAsync(() => Task.FromResult(CompleteResyncs(node.Output) > before), $"node {i} finishes its resync");
+            await Eventually.TrueAsync(() => CompleteResyncs(node.Output) > before, $"node {i} finishes its resync");
         }
 
         foreach (var node in cluster.Nodes)
@@ -268,7 +268,7 @@ public sealed partial class ClusterTests
         await cluster.Nodes[0].SignalAsync("-STOP");
         try
         {
-            await EventuallyAsync(async () => !await database.HashExistsAsync("relay:doc:doc", "alice"), "the frozen node's presence is reaped");
+            await Eventually.TrueAsync(async () => !await database.HashExistsAsync("relay:doc:doc", "alice"), "the frozen node's presence is reaped");
             carol = await cluster.Nodes[2].ConnectAsync("carol");
             await carol.JoinAsync("doc");
             await carol.ExpectIntroductionAsync("bob", "doc");
@@ -330,7 +330,7 @@ public sealed partial class ClusterTests
         // No lease to wait out: the node resigned, so Redis drops it from the live nodes before its timeout.
         var stopped = Stopwatch.StartNew();
         await using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration);
-        await EventuallyAsync(async () => await redis.GetDatabase().SortedSetLengthAsync("relay:leases") == 2, "the stopped node's lease is gone");
+        await Eventually.TrueAsync(async () => await redis.GetDatabase().SortedSetLengthAsync("relay:leases") == 2, "the stopped node's lease is gone");
         Assert.True(stopped.Elapsed < GatewayCluster.NodeTimeout, $"gone after {stopped.Elapsed}, within the node timeout {GatewayCluster.NodeTimeout}");
 
         await using var seeker = await cluster.Nodes[0].ConnectAsync("seeker");
@@ -353,7 +353,7 @@ public sealed partial class ClusterTests
         await database.SetAddAsync("relay:reaping:gone", ["d shared ghost", "p ghost"]);
         await database.SortedSetAddAsync("relay:reapings", "gone", 0);
 
-        await EventuallyAsync(async () => !await database.HashExistsAsync("relay:doc:shared", "ghost") && !await database.KeyExistsAsync("relay:peer:ghost")
+        await Eventually.TrueAsync(async () => !await database.HashExistsAsync("relay:doc:shared", "ghost") && !await database.KeyExistsAsync("relay:peer:ghost")
             && !await database.KeyExistsAsync("relay:reaping:gone") && await database.SortedSetScoreAsync("relay:reapings", "gone") is null,
             "a live node takes the reaping over");
         Assert.Equal("elsewhere|1|1", (string?)await database.HashGetAsync("relay:doc:shared", "other"));
@@ -379,7 +379,7 @@ public sealed partial class ClusterTests
         {
             var node = cluster.Nodes[i];
             var before = resyncsBefore[i];
-            await EventuallyAsync(() => Task.FromResult(CompleteResyncs(node.Output) > before), $"node {i} resynchronises after losing its channel");
+            await Eventually.TrueAsync(() => CompleteResyncs(node.Output) > before, $"node {i} resynchronises after losing its channel");
         }
 
         await using var carol = await cluster.Nodes[2].ConnectAsync("carol");
@@ -390,20 +390,6 @@ public sealed partial class ClusterTests
 
     private static int CompleteResyncs(string output) => CompleteResync().Count(output);
 
-    private static async Task EventuallyAsync(Func<Task<bool>> condition, string because)
-    {
-        using var deadline = new CancellationTokenSource(TestTimeouts.Default);
-        using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
-        while (!await condition())
-        {
-            if (deadline.IsCancellationRequested)
-            {
-                Assert.Fail($"Timed out waiting until {because}.");
-            }
-
-            await tick.WaitForNextTickAsync(CancellationToken.None);
-        }
-    }
 
     [GeneratedRegex(@"Re-published the presence of \d+ sessions to Redis \(complete: True\)")]
     private static partial Regex CompleteResync();

@@ -22,4 +22,20 @@ internal static class Eventually
             await tick.WaitForNextTickAsync(CancellationToken.None);
         }
     }
+
+    /// <summary>The same for state read asynchronously (a metric scraped from another process, a Redis key).</summary>
+    public static async Task TrueAsync(Func<Task<bool>> condition, string because, TimeSpan? timeout = null)
+    {
+        using var deadline = new CancellationTokenSource(timeout ?? TestTimeouts.Default);
+        using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(10));
+        while (!await condition())
+        {
+            if (deadline.IsCancellationRequested)
+            {
+                Assert.Fail($"Timed out waiting until {because}.");
+            }
+
+            await tick.WaitForNextTickAsync(CancellationToken.None);
+        }
+    }
 }
