@@ -28,6 +28,22 @@ internal sealed class SigverClient : IAsyncDisposable
         return (client, first.IsFirst);
     }
 
+    /// <summary>
+    /// Opens <paramref name="path"/> on a gateway at <paramref name="webSocketUri"/> (a node of a cluster) with the
+    /// path sent verbatim (percent-escapes as written), and reads its first answer, which must be <c>isFirst</c>.
+    /// </summary>
+    public static async Task<(SigverClient Client, bool IsFirst)> JoinAsync(Uri webSocketUri, string path)
+    {
+        var socket = new ClientWebSocket();
+        using var timeout = new CancellationTokenSource(TestTimeouts.Default);
+        var uri = new Uri(webSocketUri.GetLeftPart(UriPartial.Authority) + path, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
+        await socket.ConnectAsync(uri, timeout.Token);
+        var client = new SigverClient(socket);
+        var first = await client.ReceiveAsync();
+        Assert.Equal(Message.TypeOneofCase.IsFirst, first.TypeCase);
+        return (client, first.IsFirst);
+    }
+
     /// <summary>A member and a joiner bound to it on key "room", with the id the member knows the joiner by (learnt from <paramref name="hello"/>).</summary>
     public static async Task<(SigverClient Member, SigverClient Joiner, uint Id)> BoundPairAsync(TestGateway gateway, byte[] hello)
     {
