@@ -20,6 +20,7 @@ public sealed class ClusterSigverTests
 {
     private const string Forwarded = "relay_cluster_result=\"forwarded\"";
     private const string Accepted = "relay_cluster_result=\"accepted\"";
+    private const string Secret = "test-cluster-secret-0123456789abcdef";
 
     [Fact]
     public async Task ThreePeersOnThreeNodes_MeetInOneGroup_ContentFlowsBothWaysByteExact()
@@ -73,16 +74,33 @@ public sealed class ClusterSigverTests
     }
 
     [Fact]
-    public async Task ForgedForwardedSigverRequest_IsRefusedWith403()
+    public async Task ForgedForwardedSigverRequest_IsRefusedWith403_ASignedOneIsServedAndClaimsTheRecord()
     {
-        await using var cluster = await GatewayCluster.StartAsync(nodes: 1);
-        using var socket = new ClientWebSocket();
-        socket.Options.CollectHttpResponseDetails = true;
-        socket.Options.SetRequestHeader(PairingForwarder.Header, "1.abc");
-        await Assert.ThrowsAsync<WebSocketException>(() => socket.ConnectAsync(new Uri(cluster.Nodes[0].WebSocketUri, "/sigver/key"), CancellationToken.None));
-        Assert.Equal(HttpStatusCode.Forbidden, socket.HttpStatusCode);
-        Assert.Equal(1, await cluster.Nodes[0].MetricAsync("relay_cluster_forwarded_sockets_total", "relay_cluster_result=\"refused\""));
-        Assert.Equal(0, await cluster.Nodes[0].MetricAsync("relay_sigver_peers"));
+        await using var cluster = await GatewayCluster.StartAsync(1, $"--Relay:Cluster:Secret={Secret}");
+        var node = cluster.Nodes[0];
+        const string Path = "/sigver/signed";
+        using (var forged = new ClientWebSocket())
+        {
+            forged.Options.CollectHttpResponseDetails = true;
+            forged.Options.SetRequestHeader(PairingForwarder.Header, "1.abc");
+            await Assert.ThrowsAsync<WebSocketException>(() => forged.ConnectAsync(new Uri(node.WebSocketUri, Path), CancellationToken.None));
+            Assert.Equal(HttpStatusCode.Forbidden, forged.HttpStatusCode);
+        }
+
+        Assert.Equal(1, await node.MetricAsync("relay_cluster_forwarded_sockets_total", "relay_cluster_result=\"refused\""));
+        Assert.Equal(0, await node.MetricAsync("relay_sigver_peers"));
+
+        // Signed as another node would: served here (it was admitted there), and the free record now names this node.
+        using var signed = new ClientWebSocket();
+        signed.Options.SetRequestHeader(PairingForwarder.Header, PairingForwarder.Sign(Encoding.UTF8.GetBytes(Secret), DateTimeOffset.UtcNow.AddSeconds(20), Path));
+        await signed.ConnectAsync(new Uri(node.WebSocketUri, Path), CancellationToken.None);
+        var client = new SigverClient(signed);
+        Assert.True((await client.ReceiveAsync()).IsFirst);
+        Assert.Equal(1, await node.MetricAsync("relay_cluster_forwarded_sockets_total", Accepted));
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration);
+        var owner = (string?)await redis.GetDatabase().StringGetAsync("relay:sigver:signed");
+        Assert.NotNull(owner);
+        Assert.Equal(node.HttpUri.GetLeftPart(UriPartial.Authority), (string?)await redis.GetDatabase().HashGetAsync("relay:nodes", owner));
     }
 
     [Fact]
@@ -190,6 +208,30 @@ public sealed class ClusterSigverTests
         Assert.Equal(1, await nodes[1].MetricAsync("relay_sigver_groups"));
         Assert.Equal(0, await nodes[0].MetricAsync("relay_sigver_groups"));
         Assert.Equal(1, await nodes[1].MetricAsync("relay_cluster_forwarded_sockets_total", Forwarded));
+    }
+
+    [Fact]
+    [Trait("Category", "Interop")]
+    public async Task Netflux_AliceOnOneNode_BobAndCarolOnAnother_FormOneGroup()
+    {
+        var interop = System.IO.Path.Combine(RepositoryPaths.Root, "tests", "interop-sigver");
+        Assert.True(
+            File.Exists(System.IO.Path.Combine(interop, "node_modules", "netflux", "dist", "netflux.cjs.js")),
+            "netflux is not installed: run `npm install --prefix tests/interop-sigver` (bash .ci/run does).");
+        await using var cluster = await GatewayCluster.StartAsync(nodes: 2);
+        var nodes = cluster.Nodes;
+
+        var (exitCode, output, errors) = await NodeScript.RunAsync(
+            interop, "interop.mjs", new Uri(nodes[0].WebSocketUri, "/sigver").ToString(), "netflux-room", new Uri(nodes[1].WebSocketUri, "/sigver").ToString());
+
+        NetfluxInteropTests.AssertGroupFormed(exitCode, output, errors);
+
+        // Bob's and carol's signaling went to alice's node: every content message was relayed there, none on node 1.
+        var forwarded = await nodes[1].MetricAsync("relay_cluster_forwarded_sockets_total", Forwarded);
+        Assert.True(forwarded >= 2, $"bob and carol were forwarded ({forwarded})");
+        Assert.Equal(forwarded, await nodes[0].MetricAsync("relay_cluster_forwarded_sockets_total", Accepted));
+        Assert.True(await nodes[0].MetricAsync("relay_sigver_content_messages_total") >= 4, "SDP and candidates were relayed on node 0");
+        Assert.Equal(0, await nodes[1].MetricAsync("relay_sigver_content_messages_total"));
     }
 
     /// <summary>Polls server state (metrics, Redis) until the condition holds; fails at the test timeout.</summary>

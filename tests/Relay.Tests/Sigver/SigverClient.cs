@@ -11,7 +11,7 @@ namespace Relay.Tests.Sigver;
 /// </summary>
 internal sealed class SigverClient : IAsyncDisposable
 {
-    private SigverClient(ClientWebSocket socket) => Socket = socket;
+    public SigverClient(ClientWebSocket socket) => Socket = socket;
 
     public ClientWebSocket Socket { get; }
 
