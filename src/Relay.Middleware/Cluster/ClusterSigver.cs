@@ -87,6 +87,36 @@ internal sealed class ClusterSigver(ClusterPairings pairings)
         }
     }
 
+    /// <summary>
+    /// After Redis lost something of this node's (emptied, or this node's lease lapsed and was reaped): the record of
+    /// every key held here is claimed again if it is free. A key a live other node took meanwhile stays its (the two
+    /// groups go on until one empties). True if every script reached Redis.
+    /// </summary>
+    public async Task<bool> ResyncAsync()
+    {
+        var node = pairings.Node;
+        List<(Hold Hold, Task<RedisResult?>? Pending)> claims = [];
+        lock (_holds)
+        {
+            foreach (var (key, hold) in _holds)
+            {
+                // Claimed before the answer, so a release in between is sent (compare-and-delete: harmless if not ours).
+                hold.Claimed = true;
+                claims.Add((hold, node.Start(
+                    ClusterOperation.Sigver, ClusterPairings.PlaceScript,
+                    [node.Prefix + "sigver:" + key, node.Leases, node.Nodes, node.Entries], [node.Id, "", "", "g " + key])));
+            }
+        }
+
+        var ok = true;
+        foreach (var (_, pending) in claims)
+        {
+            ok &= pending is not null && await pending.ConfigureAwait(false) is not null;
+        }
+
+        return ok;
+    }
+
     /// <summary>This node's peers of one key, and whether this node recorded itself as the key's group node.</summary>
     private sealed class Hold
     {

@@ -180,6 +180,31 @@ public sealed class ClusterSigverTests
     }
 
     [Fact]
+    public async Task RedisRestartedEmpty_TheGroupNodeRepublishesItsRecord_ALaterPeerElsewhereJoinsIt()
+    {
+        await using var cluster = await GatewayCluster.StartAsync(nodes: 2);
+        var nodes = cluster.Nodes;
+        var (member, _) = await SigverClient.JoinAsync(nodes[0].WebSocketUri, "/sigver/kept");
+        await using var disposeMember = member;
+
+        await cluster.Redis.KillAsync();
+        await nodes[0].UntilHealthAsync("Degraded");
+        await cluster.Redis.StartAgainAsync();
+        await nodes[0].UntilHealthAsync("Healthy");
+
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration);
+        var db = redis.GetDatabase();
+        await UntilAsync(async () => await db.KeyExistsAsync("relay:sigver:kept"), "node 0 re-publishes the record of its group");
+        Assert.Equal(nodes[0].HttpUri.GetLeftPart(UriPartial.Authority), (string?)await db.HashGetAsync("relay:nodes", (string?)await db.StringGetAsync("relay:sigver:kept")));
+
+        var (joiner, joinerFirst) = await SigverClient.JoinAsync(nodes[1].WebSocketUri, "/sigver/kept");
+        await using var disposeJoiner = joiner;
+        Assert.False(joinerFirst);
+        await joiner.SendDataAsync(0, "back"u8.ToArray());
+        await member.ExpectDataAsync("back"u8.ToArray());
+    }
+
+    [Fact]
     public async Task AnEmptiedGroup_RemovesItsRecord_ALaterPeerElsewhereIsFirstOnItsOwnNode()
     {
         await using var cluster = await GatewayCluster.StartAsync(nodes: 2);
