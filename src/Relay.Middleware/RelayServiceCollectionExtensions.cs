@@ -65,6 +65,7 @@ public static class RelayServiceCollectionExtensions
         services.TryAddSingleton<ClusterPairings>();
         services.AddHostedService(static sp => sp.GetRequiredService<ClusterPairings>());
         services.TryAddSingleton<PairingForwarder>();
+        services.TryAddSingleton<ClusterSigver>();
         services.AddHealthChecks().AddCheck<ClusterHealthCheck>("relay-cluster");
         services.TryAddSingleton<PairingBroker>();
         services.TryAddSingleton<PipeBuffers>();

@@ -2,7 +2,8 @@
 // alice creates a group through signaling, bob joins it (his WebRTC offer and answer travel as sigver
 // content through the gateway), they exchange messages over the data channel, carol joins as well,
 // then everyone leaves. Prints one JSON event per line; exits non-zero on failure.
-// Usage: node interop.mjs ws://127.0.0.1:PORT/sigver KEY
+// Usage: node interop.mjs ws://127.0.0.1:PORT/sigver KEY [OTHER_URL]
+// With OTHER_URL (another node of a cluster), bob and carol signal through it and alice through the first.
 import Module from 'node:module';
 
 // netflux requires 'uws' (its WebSocket) and 'wrtc' (its WebRTC): both are native modules that no longer
@@ -35,7 +36,7 @@ Module._load = function (request, ...rest) {
 Object.defineProperty(globalThis, 'crypto', { value: globalThis.crypto, writable: true, configurable: true });
 const { WebGroup, WebGroupState, SignalingState } = require('netflux');
 
-const [url, key] = process.argv.slice(2);
+const [url, key, otherUrl = url] = process.argv.slice(2);
 const emit = (event, fields = {}) => console.log(JSON.stringify({ event, ...fields }));
 const deadline = setTimeout(() => { emit('timeout'); process.exit(2); }, 25_000);
 
@@ -47,8 +48,8 @@ function until(what, condition) {
   }).then(() => emit(what));
 }
 
-function peer(name) {
-  const group = new WebGroup({ signalingServer: url, rtcConfiguration: { iceServers: [] }, autoRejoin: false });
+function peer(name, signalingServer = url) {
+  const group = new WebGroup({ signalingServer, rtcConfiguration: { iceServers: [] }, autoRejoin: false });
   const received = [];
   group.onMessage = (id, data) => received.push({ from: id, data });
   group.onSignalingStateChange = (state) => emit('signaling', { peer: name, state: SignalingState[state] });
@@ -60,7 +61,7 @@ try {
   alice.group.join(key);
   await until('alice-first', () => alice.group.state === WebGroupState.JOINED && alice.group.signalingState === SignalingState.STABLE);
 
-  const bob = peer('bob');
+  const bob = peer('bob', otherUrl);
   bob.group.join(key);
   await until('bob-joined', () => bob.group.state === WebGroupState.JOINED && bob.group.members.includes(alice.group.myId)
     && alice.group.members.includes(bob.group.myId));
@@ -71,7 +72,7 @@ try {
   await until('exchanged', () => alice.received.length === 1 && bob.received.length === 1);
   emit('messages', { alice: alice.received[0].data, bob: bob.received[0].data, fromAlice: bob.received[0].from === alice.group.myId });
 
-  const carol = peer('carol');
+  const carol = peer('carol', otherUrl);
   carol.group.join(key);
   await until('carol-joined', () => carol.group.state === WebGroupState.JOINED && carol.group.members.length === 3
     && alice.group.members.length === 3 && bob.group.members.length === 3);

@@ -20,6 +20,7 @@ internal enum ClusterOperation
     TargetedConnect,
     TargetedDisconnect,
     TargetedSend,
+    Sigver,
 }
 
 /// <summary>What became of a cross-node introduction: the <c>relay.cluster.result</c> tag of <c>relay.cluster.introductions</c>.</summary>
@@ -38,7 +39,7 @@ internal enum ClusterIntroductionResult
     Stale,
 }
 
-/// <summary>What became of a pairing half that crossed nodes: the <c>relay.cluster.result</c> tag of <c>relay.cluster.forwarded_sockets</c>.</summary>
+/// <summary>What became of a pairing half or sigver peer that crossed nodes: the <c>relay.cluster.result</c> tag of <c>relay.cluster.forwarded_sockets</c>.</summary>
 internal enum ClusterForwardResult
 {
     /// <summary>Forwarded to the node its pairing runs on, which accepted it.</summary>
@@ -112,10 +113,10 @@ internal sealed class ClusterMetrics
             "Presence entries of dead nodes this node removed from Redis.");
         meter.CreateObservableCounter(
             "relay.cluster.forwarded_sockets", () => Observe(_forwards, ForwardTags), "{socket}",
-            "Pairing halves that crossed nodes, by result (forwarded, failed, taken_over, lost at the node the client reached; accepted, refused at the pairing's node).");
+            "Pairing halves and sigver peers that crossed nodes, by result (forwarded, failed, taken_over, lost at the node the client reached; accepted, refused at the pairing's node).");
         meter.CreateObservableUpDownCounter(
             "relay.cluster.forwarded_sockets.active", () => Volatile.Read(ref _forwardedActive), "{socket}",
-            "Client sockets this node pipes, byte for byte, to the node their pairing runs on.");
+            "Client sockets this node pipes, byte for byte, to the node their pairing or sigver group runs on.");
     }
 
     public void Completed(ClusterOperation operation, TimeSpan elapsed) => _duration.Record(elapsed.TotalSeconds, OperationTags[(int)operation]);
@@ -151,6 +152,7 @@ internal sealed class ClusterMetrics
         ClusterOperation.TargetedConnect => "targeted_connect",
         ClusterOperation.TargetedDisconnect => "targeted_disconnect",
         ClusterOperation.TargetedSend => "targeted_send",
+        ClusterOperation.Sigver => "sigver",
         _ => throw new ArgumentOutOfRangeException(nameof(operation)),
     };
 

@@ -8,10 +8,21 @@ using StackExchange.Redis;
 
 namespace Relay.Cluster;
 
+/// <summary>What must meet on one node (a pairing, a sigver group).</summary>
+/// <param name="Operation">What its script is counted as (<c>relay.cluster.operation</c>).</param>
+/// <param name="Record">The key of its record, naming its node.</param>
+/// <param name="LifetimeMilliseconds">The record's lifetime; 0: none, it is valid while its node's lease is (then give an <paramref name="Entry"/>).</param>
+/// <param name="Entry">The entry added to this node's entries set when the record names this node, so a dead node's record is reaped; or empty.</param>
+/// <param name="HashInputs">What rendezvous hashing hashes (with each node's id) while Redis is unavailable.</param>
+internal readonly record struct Placement(ClusterOperation Operation, RedisKey Record, long LifetimeMilliseconds, string Entry, string[] HashInputs);
+
+/// <summary>Where a placement runs: another node (and its URL), or this one (null), and whether Redis records this node for it.</summary>
+internal readonly record struct Placed(string? Node, string? Url, bool Recorded);
+
 /// <summary>
 /// Decides which node a pairing runs on, so its two halves meet wherever they arrive: the first half records its
 /// node in Redis (<c>pair:{doc} {a} {b}</c>, for as long as a half may wait), and a half that finds another live
-/// node there is forwarded to it. A record whose node is dead is taken over. While Redis is unavailable, the node
+/// node there is forwarded to it. Sigver groups are placed alike (<see cref="ClusterSigver"/>). A record whose node is dead is taken over. While Redis is unavailable, the node
 /// is chosen by rendezvous hashing of the pairing over the live nodes last seen, which both halves compute alike.
 /// It also keeps that list of live nodes and the forwarding secret fresh, once per lease interval.
 /// </summary>
@@ -22,8 +33,10 @@ internal sealed partial class ClusterPairings(
     ILogger<ClusterPairings> logger) : BackgroundService
 {
     /// <summary>
-    /// KEYS: pair record, leases, nodes. ARGV: node, record lifetime ms, a node whose record to take over regardless
-    /// (it could not be reached) or ''. Returns {node the pairing runs on, its internal URL ('' when it is this one)}.
+    /// KEYS: record, leases, nodes, this node's entries (read only with an entry). ARGV: node, record lifetime ms
+    /// ('': none, the record is valid while its node's lease is), a node whose record to take over regardless (it
+    /// could not be reached) or '', an entry to add to this node's entries (so a dead node's record is reaped) or ''.
+    /// Returns {node the record names, its internal URL ('' when it is this one)}.
     /// </summary>
     internal const string PlaceScript = """
         local t = redis.call('TIME')
@@ -35,7 +48,12 @@ internal sealed partial class ClusterPairings(
             return {cur, redis.call('HGET', KEYS[3], cur) or ''}
           end
         end
-        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        if ARGV[2] == '' then
+          redis.call('SET', KEYS[1], ARGV[1])
+        else
+          redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        end
+        if ARGV[4] ~= '' then redis.call('SADD', KEYS[4], ARGV[4]) end
         return {ARGV[1], ''}
         """;
 
@@ -77,9 +95,28 @@ internal sealed partial class ClusterPairings(
     /// </summary>
     public async ValueTask<(string? Node, string? Url)> PlaceAsync(PairingKey key, string? unreachable = null)
     {
+        var (first, second) = Ordered(key);
+        var placed = await PlaceAsync(
+            new Placement(ClusterOperation.Pair, Node.Prefix + "pair:" + key.DocumentId + " " + first + " " + second, _recordMilliseconds, "", [key.DocumentId, first, second]),
+            unreachable).ConfigureAwait(false);
+        return (placed.Node, placed.Url);
+    }
+
+    /// <summary>
+    /// Where something that must meet on one node (a pairing, a sigver group) runs: the live node its record names,
+    /// else this node, which records itself; by rendezvous hashing while Redis is unavailable. The script is sent
+    /// before this returns, so callers may order it against their other scripts (under a lock). With
+    /// <paramref name="unreachable"/>, that node's record is taken over (it did not answer).
+    /// </summary>
+    internal async ValueTask<Placed> PlaceAsync(Placement placement, string? unreachable = null)
+    {
         var node = Node;
         if (node.IsAvailable
-            && node.Start(ClusterOperation.Pair, PlaceScript, [RecordKey(node, key), node.Leases, node.Nodes], [node.Id, _recordMilliseconds, unreachable ?? ""]) is { } pending
+            && node.Start(
+                placement.Operation,
+                PlaceScript,
+                [placement.Record, node.Leases, node.Nodes, node.Entries],
+                [node.Id, placement.LifetimeMilliseconds > 0 ? (RedisValue)placement.LifetimeMilliseconds : "", unreachable ?? "", placement.Entry]) is { } pending
             && await pending.ConfigureAwait(false) is { } result)
         {
             var reply = (RedisResult[])result!;
@@ -87,25 +124,25 @@ internal sealed partial class ClusterPairings(
             var url = (string?)reply[1];
             if (owner == node.Id)
             {
-                return (null, null);
+                return new Placed(null, null, Recorded: true);
             }
 
             if (string.IsNullOrEmpty(url))
             {
                 Log.NoInternalUrl(logger, owner);
-                return (null, null);
+                return new Placed(null, null, Recorded: false);
             }
 
-            return (owner, url);
+            return new Placed(owner, url, Recorded: false);
         }
 
-        return ByHash(node.Id, key, unreachable);
+        var (best, bestUrl) = ByHash(node.Id, placement.HashInputs, unreachable);
+        return new Placed(best, bestUrl, Recorded: false);
     }
 
-    /// <summary>Rendezvous hashing: the live node with the highest hash of (pairing, node), so every node agrees on it while their lists agree.</summary>
-    private (string? Node, string? Url) ByHash(string self, PairingKey key, string? unreachable)
+    /// <summary>Rendezvous hashing: the live node with the highest hash of (inputs, node), so every node agrees on it while their lists agree.</summary>
+    private (string? Node, string? Url) ByHash(string self, string[] inputs, string? unreachable)
     {
-        var (first, second) = Ordered(key);
         string? best = null;
         string? bestUrl = null;
         ulong bestScore = 0;
@@ -116,7 +153,7 @@ internal sealed partial class ClusterPairings(
                 continue;
             }
 
-            var score = Hash(key.DocumentId, first, second, id);
+            var score = Hash(inputs, id);
             if (best is null || score > bestScore)
             {
                 (best, bestUrl, bestScore) = (id, url, score);
@@ -126,34 +163,34 @@ internal sealed partial class ClusterPairings(
         return best is null || best == self ? (null, null) : (best, bestUrl);
     }
 
-    internal static ulong Hash(string document, string first, string second, string node)
+    internal static ulong Hash(ReadOnlySpan<string> inputs, string node)
     {
-        // FNV-1a over the four strings (stable across processes, unlike string.GetHashCode), then a finalizer.
+        // FNV-1a over the strings (stable across processes, unlike string.GetHashCode), then a finalizer.
         var hash = 14695981039346656037UL;
-        foreach (var part in (ReadOnlySpan<string>)[document, first, second, node])
+        foreach (var part in inputs)
         {
-            foreach (var c in part)
-            {
-                hash = (hash ^ c) * 1099511628211UL;
-            }
-
-            hash = (hash ^ 0xFFFF) * 1099511628211UL;
+            hash = Mix(hash, part);
         }
 
+        hash = Mix(hash, node);
         hash ^= hash >> 33;
         hash *= 0xff51afd7ed558ccdUL;
         hash ^= hash >> 33;
         return hash;
     }
 
+    private static ulong Mix(ulong hash, string part)
+    {
+        foreach (var c in part)
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+
+        return (hash ^ 0xFFFF) * 1099511628211UL;
+    }
+
     private static (string First, string Second) Ordered(PairingKey key) =>
         string.CompareOrdinal(key.Local, key.Remote) <= 0 ? (key.Local, key.Remote) : (key.Remote, key.Local);
-
-    private static RedisKey RecordKey(ClusterNode node, PairingKey key)
-    {
-        var (first, second) = Ordered(key);
-        return node.Prefix + "pair:" + key.DocumentId + " " + first + " " + second;
-    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -249,7 +286,7 @@ internal sealed partial class ClusterPairings(
 
     private static partial class Log
     {
-        [LoggerMessage(RelayEventIds.ClusterNoInternalUrl, LogLevel.Warning, "Cluster node {NodeId} holds a pairing but published no internal URL; the half is served here and may not meet its partner.")]
+        [LoggerMessage(RelayEventIds.ClusterNoInternalUrl, LogLevel.Warning, "Cluster node {NodeId} holds a pairing or sigver group but published no internal URL; the socket is served here and may not meet its partner.")]
         public static partial void NoInternalUrl(ILogger logger, string nodeId);
 
         [LoggerMessage(RelayEventIds.ClusterNoInternalUrlHere, LogLevel.Warning, "This node listens on no address other nodes can reach: set Relay:Cluster:InternalUrl, or pairings that start here cannot be forwarded to it.")]

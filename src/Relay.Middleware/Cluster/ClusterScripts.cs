@@ -8,7 +8,7 @@ namespace Relay.Cluster;
 /// Redis time in ms), <c>nodes</c> (hash node → internal URL), <c>epoch</c> (a random id; a different or
 /// missing one means Redis lost its data), <c>doc:{id}</c> (hash peer → <c>node|session|stamp</c>),
 /// <c>peer:{id}</c> (<c>node|session</c> of the peer's current session), <c>node:{id}:entries</c> (set of the
-/// node's entries, <c>d {doc} {peer}</c>, <c>p {peer}</c>, room members <c>r {room} {user}</c> and targeted sessions <c>t {user}</c>, so a dead node's presence can be reaped). Ids never
+/// node's entries, <c>d {doc} {peer}</c>, <c>p {peer}</c>, room members <c>r {room} {user}</c>, targeted sessions <c>t {user}</c> and sigver group records <c>g {key}</c>, so a dead node's presence can be reaped). Ids never
 /// contain whitespace, so a space separates them. A value counts only while its node's lease is live.
 /// </para>
 /// </summary>
@@ -171,7 +171,14 @@ internal static class ClusterScripts
         local removed = 0
         for _, e in ipairs(entries) do
           local kind, a, b = string.match(e, '^(%a) (%S+) ?(%S*)$')
-          if kind == 'd' then
+          if string.sub(e, 1, 2) == 'g ' then
+            -- A sigver group's record (ClusterSigver): its value is the node alone, and its key may be any text.
+            local key = ARGV[3] .. 'sigver:' .. string.sub(e, 3)
+            if redis.call('GET', key) == ARGV[1] then
+              redis.call('DEL', key)
+              removed = removed + 1
+            end
+          elseif kind == 'd' then
             local key = ARGV[3] .. 'doc:' .. a
             local v = redis.call('HGET', key, b)
             if v and string.sub(v, 1, #mark) == mark then

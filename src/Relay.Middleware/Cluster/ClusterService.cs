@@ -19,6 +19,7 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
     private ClusterPeerRegistry? _registry;
     private ClusterRooms? _rooms;
     private ClusterTargeted? _targeted;
+    private ClusterSigver? _sigver;
     private ChannelMessageQueue? _channel;
     private string? _epoch;
     private Task _resync = Task.CompletedTask;
@@ -34,6 +35,7 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
         _registry = services.GetRequiredService<ClusterPeerRegistry>();
         _rooms = services.GetRequiredService<ClusterRooms>();
         _targeted = services.GetRequiredService<ClusterTargeted>();
+        _sigver = services.GetRequiredService<ClusterSigver>();
         await _node.ConnectAsync().ConfigureAwait(false);
         Log.Started(logger, _node.Id);
 
@@ -125,7 +127,8 @@ internal sealed partial class ClusterService(RelayOptions options, IServiceProvi
             // Each, whatever the others' outcome: each repairs its own state.
             var peers = await registry.ResyncAsync().ConfigureAwait(false);
             var rooms = await _rooms!.ResyncAsync().ConfigureAwait(false);
-            if (peers & rooms & await _targeted!.ResyncAsync().ConfigureAwait(false))
+            var targeted = await _targeted!.ResyncAsync().ConfigureAwait(false);
+            if (peers & rooms & targeted & await _sigver!.ResyncAsync().ConfigureAwait(false))
             {
                 node.TryMarkClean(dirty);
             }

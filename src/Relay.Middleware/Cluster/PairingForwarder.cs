@@ -26,7 +26,7 @@ internal enum ForwardedOrigin
 }
 
 /// <summary>
-/// Forwards a pairing half to the node its pairing runs on with YARP's <see cref="IHttpForwarder"/>: the WebSocket
+/// Forwards a pairing half (or a sigver peer) to the node its pairing (group) runs on with YARP's <see cref="IHttpForwarder"/>: the WebSocket
 /// upgrade goes through, and from then on the bytes are copied unchanged both ways, so the pairing's node sees the
 /// client's own frames (held frames, fragments, close codes and every limit are its, exactly as on one node).
 /// <para>
@@ -125,8 +125,10 @@ internal sealed partial class PairingForwarder : IDisposable
     /// <summary>
     /// Forwards the (admitted, authorized) request to <paramref name="url"/> and pipes it for as long as it lives.
     /// False when that node could not be reached and nothing was sent to the client: the caller takes the pairing over.
+    /// With <paramref name="rawTarget"/>, the request target goes exactly as the client sent it (a sigver key is the
+    /// raw path: re-encoding the decoded path could change it, e.g. <c>%c3</c> to <c>%C3</c>).
     /// </summary>
-    public async Task<bool> ForwardAsync(HttpContext context, string url)
+    public async Task<bool> ForwardAsync(HttpContext context, string url, bool rawTarget = false)
     {
         if (_pairings.Secret is not { } secret)
         {
@@ -150,7 +152,8 @@ internal sealed partial class PairingForwarder : IDisposable
         metrics.ForwardStarted();
         try
         {
-            error = await _forwarder.SendAsync(context, url, _invoker.Value, _config, SigningTransformer.Instance, _lifetime.ApplicationStopping).ConfigureAwait(false);
+            var transformer = rawTarget ? SigningTransformer.RawTarget : SigningTransformer.Instance;
+            error = await _forwarder.SendAsync(context, url, _invoker.Value, _config, transformer, _lifetime.ApplicationStopping).ConfigureAwait(false);
         }
         finally
         {
@@ -248,13 +251,24 @@ internal sealed partial class PairingForwarder : IDisposable
     }
 
     /// <summary>Copies the client's request as YARP does, with this node's signature in place of anything the client sent.</summary>
-    private sealed class SigningTransformer : HttpTransformer
+    private sealed class SigningTransformer(bool rawTarget) : HttpTransformer
     {
-        public static readonly SigningTransformer Instance = new();
+        public static readonly SigningTransformer Instance = new(rawTarget: false);
+
+        public static readonly SigningTransformer RawTarget = new(rawTarget: true);
+
+        private static readonly UriCreationOptions Verbatim = new() { DangerousDisablePathAndQueryCanonicalization = true };
 
         public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
         {
             await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken).ConfigureAwait(false);
+            if (rawTarget && httpContext.Features.Get<IHttpRequestFeature>()?.RawTarget is ['/', ..] raw
+                && Uri.TryCreate(destinationPrefix.TrimEnd('/') + raw, in Verbatim, out var uri))
+            {
+                // Path base, path and query as received, not decoded and encoded again.
+                proxyRequest.RequestUri = uri;
+            }
+
             proxyRequest.Headers.Remove(Header);
             proxyRequest.Headers.TryAddWithoutValidation(Header, (string)httpContext.Items[SignatureItem]!);
         }

@@ -6,7 +6,8 @@ namespace Relay.Sigver;
 
 /// <summary>
 /// The sigver state machine: groups per key, members, joiners bound to members, and the content routed between
-/// them. The in-process implementation below is the only one; a cluster implementation would replace it.
+/// them. The in-process implementation below is the only one: on a cluster, a group's peers are all forwarded to
+/// one node (<c>Cluster/ClusterSigver</c>), where it runs in-process as on a single node.
 /// </summary>
 internal interface ISigverGroups
 {

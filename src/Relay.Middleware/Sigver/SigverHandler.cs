@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Relay.Admission;
+using Relay.Cluster;
 using Relay.Configuration;
 using Relay.Lifetime;
 using Relay.Sigver.Protocol;
@@ -22,6 +23,8 @@ internal sealed partial class SigverHandler(
     RelaySocketAcceptor acceptor,
     RelayOptions options,
     RelayMetrics metrics,
+    ClusterSigver cluster,
+    PairingForwarder forwarder,
     ILogger<SigverHandler> logger)
 {
     /// <summary>Longest key, in UTF-16 code units as the original counts (exactly 512 is accepted).</summary>
@@ -31,18 +34,70 @@ internal sealed partial class SigverHandler(
 
     public async Task HandleAsync(HttpContext context)
     {
-        if (!await acceptor.AdmitAsync(context).ConfigureAwait(false))
+        // A peer another node forwarded was admitted and authorized there; a forged one is refused.
+        var origin = forwarder.OriginOf(context);
+        if (origin == ForwardedOrigin.Forged)
+        {
+            await acceptor.RefuseAsync(context, StatusCodes.Status403Forbidden, RejectionReason.Forbidden,
+                "Forwarded requests are only accepted from the relay's own nodes.").ConfigureAwait(false);
+            return;
+        }
+
+        var forwarded = origin == ForwardedOrigin.Node;
+        if (!await acceptor.AdmitAsync(context, forwarded).ConfigureAwait(false))
         {
             return;
         }
 
         // A group key is a document for the document policy: a forbidden one is refused before the handshake.
         var key = RawKey(context);
-        if (key.Length is > 0 and <= MaxKeyLength && !await acceptor.AuthorizeDocumentAsync(context, key).ConfigureAwait(false))
+        var valid = key.Length is > 0 and <= MaxKeyLength;
+        if (valid && !forwarded && !await acceptor.AuthorizeDocumentAsync(context, key).ConfigureAwait(false))
         {
             return;
         }
 
+        if (!valid || !cluster.Enabled)
+        {
+            await ServeAsync(context, key).ConfigureAwait(false);
+            return;
+        }
+
+        // On a cluster the group meets on one node: piped there if that is another, else held here while served.
+        if (await ForwardedAsync(context, key, forwarded).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        try
+        {
+            await ServeAsync(context, key).ConfigureAwait(false);
+        }
+        finally
+        {
+            cluster.Release(key);
+        }
+    }
+
+    /// <summary>
+    /// Pipes the request to the node the key's group meets on, if that is another, for as long as it lives (true);
+    /// false: the group meets here, and this node holds the key.
+    /// </summary>
+    private async Task<bool> ForwardedAsync(HttpContext context, string key, bool forwarded)
+    {
+        var (node, url) = await cluster.PlaceAsync(key, forwarded).ConfigureAwait(false);
+        if (url is null || await forwarder.ForwardAsync(context, url, rawTarget: true).ConfigureAwait(false))
+        {
+            return url is not null;
+        }
+
+        // That node did not answer: take its record over (or find a newer one) and go where it says.
+        (_, url) = await cluster.PlaceAsync(key, forwarded, unreachable: node).ConfigureAwait(false);
+        return url is not null && await forwarder.ForwardAsync(context, url, rawTarget: true).ConfigureAwait(false);
+    }
+
+    private async Task ServeAsync(HttpContext context, string key)
+    {
         var socket = await acceptor.AcceptAsync(context).ConfigureAwait(false);
         var peer = new SigverPeer(key, socket, sessions, options, metrics, logger) { OnClosedByRelay = groups.Leave };
         sessions.Add(peer);

@@ -25,6 +25,16 @@ public sealed class NetfluxInteropTests
         var (exitCode, output, errors) = await NodeScript.RunAsync(
             interop, "interop.mjs", new Uri(gateway.WebSocketUri, "/sigver").ToString(), "netflux-room");
 
+        AssertGroupFormed(exitCode, output, errors);
+
+        // The offers and answers went through the gateway as sigver content, and every socket is gone.
+        Assert.True(recorder.Sum("relay.sigver.content_messages") >= 4, "SDP and candidates were relayed as content");
+        await Eventually.TrueAsync(() => gateway.GetService<Relay.Sigver.ISigverGroups>() is { PeerCount: 0, GroupCount: 0 }, "the peers' sockets are all gone");
+    }
+
+    /// <summary>interop.mjs ended well: the messages went both ways over data channels, and the three peers were in one group.</summary>
+    internal static void AssertGroupFormed(int exitCode, string output, string errors)
+    {
         Assert.True(exitCode == 0, $"interop.mjs failed ({exitCode}):\n{output}\n{errors}");
         var events = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement).ToList();
         var messages = events.Single(e => e.GetProperty("event").GetString() == "messages");
@@ -35,9 +45,5 @@ public sealed class NetfluxInteropTests
         Assert.True(group.GetProperty("same").GetBoolean());
         Assert.Equal(3, group.GetProperty("members").GetInt32());
         Assert.Equal("done", events[^1].GetProperty("event").GetString());
-
-        // The offers and answers went through the gateway as sigver content, and every socket is gone.
-        Assert.True(recorder.Sum("relay.sigver.content_messages") >= 4, "SDP and candidates were relayed as content");
-        await Eventually.TrueAsync(() => gateway.GetService<Relay.Sigver.ISigverGroups>() is { PeerCount: 0, GroupCount: 0 }, "the peers' sockets are all gone");
     }
 }

@@ -11,7 +11,7 @@ namespace Relay.Tests.Sigver;
 /// </summary>
 internal sealed class SigverClient : IAsyncDisposable
 {
-    private SigverClient(ClientWebSocket socket) => Socket = socket;
+    public SigverClient(ClientWebSocket socket) => Socket = socket;
 
     public ClientWebSocket Socket { get; }
 
@@ -23,6 +23,22 @@ internal sealed class SigverClient : IAsyncDisposable
     public static async Task<(SigverClient Client, bool IsFirst)> JoinAsync(TestGateway gateway, string key)
     {
         var client = await ConnectAsync(gateway, key);
+        var first = await client.ReceiveAsync();
+        Assert.Equal(Message.TypeOneofCase.IsFirst, first.TypeCase);
+        return (client, first.IsFirst);
+    }
+
+    /// <summary>
+    /// Opens <paramref name="path"/> on a gateway at <paramref name="webSocketUri"/> (a node of a cluster) with the
+    /// path sent verbatim (percent-escapes as written), and reads its first answer, which must be <c>isFirst</c>.
+    /// </summary>
+    public static async Task<(SigverClient Client, bool IsFirst)> JoinAsync(Uri webSocketUri, string path)
+    {
+        var socket = new ClientWebSocket();
+        using var timeout = new CancellationTokenSource(TestTimeouts.Default);
+        var uri = new Uri(webSocketUri.GetLeftPart(UriPartial.Authority) + path, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
+        await socket.ConnectAsync(uri, timeout.Token);
+        var client = new SigverClient(socket);
         var first = await client.ReceiveAsync();
         Assert.Equal(Message.TypeOneofCase.IsFirst, first.TypeCase);
         return (client, first.IsFirst);
