@@ -241,6 +241,10 @@ internal sealed partial class ClusterPairings(
                 if (candidate.Length > 0 && (string?)reply[0] is { Length: > 0 } kept)
                 {
                     _secret = System.Text.Encoding.UTF8.GetBytes(kept);
+
+                    // Offered from now on: if Redis comes back empty, whichever node writes first puts the same secret
+                    // back, so the nodes never sign with different ones (forwarded requests would be refused with 403).
+                    candidate = kept;
                 }
 
                 var live = new (string, string)[(reply.Length - 1) / 2];

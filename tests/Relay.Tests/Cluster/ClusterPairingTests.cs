@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Text;
 using Relay.Cluster;
 using Relay.Tests.Infrastructure;
+using StackExchange.Redis;
 
 namespace Relay.Tests.Cluster;
 
@@ -276,6 +277,42 @@ public sealed class ClusterPairingTests
         var forwarded = await cluster.Nodes[0].MetricAsync("relay_cluster_forwarded_sockets_total", "relay_cluster_result=\"forwarded\"")
             + await cluster.Nodes[1].MetricAsync("relay_cluster_forwarded_sockets_total", "relay_cluster_result=\"forwarded\"");
         Assert.Equal(3, forwarded);
+    }
+
+    [Fact]
+    public async Task RedisRestartedEmpty_TheNodesPutTheSameForwardingSecretBack_AndStillForward()
+    {
+        await using var cluster = await GatewayCluster.StartAsync(nodes: 3);
+        string? before;
+        await using (var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration))
+        {
+            before = await redis.GetDatabase().StringGetAsync("relay:secret");
+        }
+
+        Assert.False(string.IsNullOrEmpty(before));
+        await cluster.Redis.KillAsync();
+        await cluster.Redis.StartAgainAsync();
+        foreach (var node in cluster.Nodes)
+        {
+            await node.UntilHealthAsync("Healthy");
+        }
+
+        // Every node offers the secret it knows, so whichever writes first, the nodes keep signing alike.
+        await using (var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration))
+        {
+            var database = redis.GetDatabase();
+            await Eventually.TrueAsync(async () => await database.KeyExistsAsync("relay:secret"), "a node writes the secret again");
+            Assert.Equal(before, (string?)await database.StringGetAsync("relay:secret"));
+        }
+
+        for (var i = 0; i < cluster.Nodes.Length; i++)
+        {
+            using var a = await ConnectAsync(cluster.Nodes[i], "a", "b", $"doc-{i}");
+            using var b = await ConnectAsync(cluster.Nodes[(i + 1) % cluster.Nodes.Length], "b", "a", $"doc-{i}");
+            await a.SendTextAsync("after the wipe");
+            Assert.Equal("after the wipe", (await b.ReceiveMessageAsync()).Text);
+            await WebSocketTestExtensions.ClosePairAsync(a, b);
+        }
     }
 
     private static async Task<ClientWebSocket> ConnectAsync(GatewayNode node, string local, string remote, string document)
