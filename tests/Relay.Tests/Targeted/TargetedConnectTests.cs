@@ -231,6 +231,9 @@ public sealed class TargetedConnectTests : IAsyncLifetime
         // New sessions are not undone by the old ones ending (the original's later close deleted them).
         var aliceAgain = await alice.ConnectAsync();
         var bobAgain = await bob.ConnectAsync();
+
+        // A session is filed just after its handshake: a message sent before bob's is filed would not find him.
+        await Eventually.TrueAsync(() => Registry.ActiveCount == 2, "both new sessions are filed");
         await TargetedUser.SendAsync(aliceAgain, "bob", "back", "1");
         Assert.Equal("""{"originator":"alice","target":"bob","type":"back","payload":1}""", (await bobAgain.ReceiveMessageAsync()).Text);
         Assert.Equal(2, Registry.ActiveCount);
