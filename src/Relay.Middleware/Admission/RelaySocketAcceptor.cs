@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
+using Relay.Cluster;
 using Relay.Connection;
 using Relay.Identity;
 using Relay.Lifetime;
@@ -23,6 +24,25 @@ internal sealed partial class RelaySocketAcceptor(
     RelayMetrics metrics,
     ILogger<RelaySocketAcceptor> logger)
 {
+    /// <summary>
+    /// Admission for an endpoint other cluster nodes forward to (pairings, sigver groups): a request claiming to be
+    /// forwarded without the cluster's signature is refused with 403; a signed one was admitted and authorized by the
+    /// node it reached, and skips those checks here. Null when refused; else whether another node forwarded it.
+    /// </summary>
+    public async ValueTask<bool?> AdmitForwardableAsync(HttpContext context, PairingForwarder forwarder)
+    {
+        var origin = forwarder.OriginOf(context);
+        if (origin == ForwardedOrigin.Forged)
+        {
+            await RefuseAsync(context, StatusCodes.Status403Forbidden, RejectionReason.Forbidden,
+                "Forwarded requests are only accepted from the relay's own nodes.").ConfigureAwait(false);
+            return null;
+        }
+
+        var forwarded = origin == ForwardedOrigin.Node;
+        return await AdmitAsync(context, forwarded).ConfigureAwait(false) ? forwarded : null;
+    }
+
     /// <summary>
     /// Refuses the request (503 while shutting down, 426 if it is no WebSocket upgrade, 403 from a browser
     /// origin not allowed, 401 without a user when identities are bound) or admits it. A request

@@ -30,16 +30,7 @@ internal sealed class ConnectionHandler(
     public async Task HandleAsync(HttpContext context, string? localPeerId, string? remotePeerId, string? documentId)
     {
         // A half another node forwarded was admitted and authorized there; a forged one is refused.
-        var origin = forwarder.OriginOf(context);
-        if (origin == ForwardedOrigin.Forged)
-        {
-            await acceptor.RefuseAsync(context, StatusCodes.Status403Forbidden, RejectionReason.Forbidden,
-                "Forwarded requests are only accepted from the relay's own nodes.").ConfigureAwait(false);
-            return;
-        }
-
-        var forwarded = origin == ForwardedOrigin.Node;
-        if (!await acceptor.AdmitAsync(context, forwarded).ConfigureAwait(false))
+        if (await acceptor.AdmitForwardableAsync(context, forwarder).ConfigureAwait(false) is not { } forwarded)
         {
             return;
         }

@@ -35,16 +35,7 @@ internal sealed partial class SigverHandler(
     public async Task HandleAsync(HttpContext context)
     {
         // A peer another node forwarded was admitted and authorized there; a forged one is refused.
-        var origin = forwarder.OriginOf(context);
-        if (origin == ForwardedOrigin.Forged)
-        {
-            await acceptor.RefuseAsync(context, StatusCodes.Status403Forbidden, RejectionReason.Forbidden,
-                "Forwarded requests are only accepted from the relay's own nodes.").ConfigureAwait(false);
-            return;
-        }
-
-        var forwarded = origin == ForwardedOrigin.Node;
-        if (!await acceptor.AdmitAsync(context, forwarded).ConfigureAwait(false))
+        if (await acceptor.AdmitForwardableAsync(context, forwarder).ConfigureAwait(false) is not { } forwarded)
         {
             return;
         }

@@ -159,16 +159,7 @@ public sealed class ClusterPairingTests
     public async Task RedisDown_HalvesOnDifferentNodesStillMeet_ByHash()
     {
         await using var cluster = await GatewayCluster.StartAsync();
-        foreach (var node in cluster.Nodes)
-        {
-            await Eventually.TrueAsync(() => node.Output.Contains("pairing by hash (while Redis is unavailable): 3.", StringComparison.Ordinal), "each node knows the live nodes");
-        }
-
-        await cluster.Redis.KillAsync();
-        foreach (var node in cluster.Nodes)
-        {
-            await node.UntilHealthAsync("Degraded");
-        }
+        await cluster.KillRedisOnceEveryNodeKnowsTheOthersAsync();
 
         for (var i = 0; i < 6; i++)
         {

@@ -49,6 +49,24 @@ internal sealed class GatewayCluster : IAsyncDisposable
         return cluster;
     }
 
+    /// <summary>
+    /// Kills redis-server once every node has read the list of live nodes it places pairings and sigver groups by
+    /// while Redis is unavailable, then waits until each runs degraded.
+    /// </summary>
+    public async Task KillRedisOnceEveryNodeKnowsTheOthersAsync()
+    {
+        foreach (var node in Nodes)
+        {
+            await Eventually.TrueAsync(() => node.Output.Contains($"pairing by hash (while Redis is unavailable): {Nodes.Length}.", StringComparison.Ordinal), "each node knows the live nodes");
+        }
+
+        await Redis.KillAsync();
+        foreach (var node in Nodes)
+        {
+            await node.UntilHealthAsync("Degraded");
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var node in Nodes)
