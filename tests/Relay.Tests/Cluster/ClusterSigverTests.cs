@@ -123,7 +123,7 @@ public sealed class ClusterSigverTests
 
         // Node 0's lease runs out and it is reaped, its group record with it.
         await using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration);
-        await UntilAsync(async () => !await redis.GetDatabase().KeyExistsAsync("relay:sigver:lost"), "node 0's group record is reaped");
+        await Eventually.TrueAsync(async () => !await redis.GetDatabase().KeyExistsAsync("relay:sigver:lost"), "node 0's group record is reaped");
 
         var (again, againFirst) = await SigverClient.JoinAsync(nodes[2].WebSocketUri, "/sigver/lost");
         await using var disposeAgain = again;
@@ -181,11 +181,17 @@ public sealed class ClusterSigverTests
         await cluster.Redis.KillAsync();
         await nodes[0].UntilHealthAsync("Degraded");
         await cluster.Redis.StartAgainAsync();
-        await nodes[0].UntilHealthAsync("Healthy");
+
+        // Both nodes back on Redis (a node still degraded would place the joiner by hash), node 0 with its lease.
+        foreach (var node in nodes)
+        {
+            await node.UntilHealthAsync("Healthy");
+        }
 
         await using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration);
         var db = redis.GetDatabase();
-        await UntilAsync(async () => await db.KeyExistsAsync("relay:sigver:kept"), "node 0 re-publishes the record of its group");
+        await Eventually.TrueAsync(async () => await db.KeyExistsAsync("relay:sigver:kept"), "node 0 re-publishes the record of its group");
+        await Eventually.TrueAsync(async () => await db.SortedSetScoreAsync("relay:leases", (string?)await db.StringGetAsync("relay:sigver:kept")) is not null, "node 0 holds its lease again");
         Assert.Equal(nodes[0].HttpUri.GetLeftPart(UriPartial.Authority), (string?)await db.HashGetAsync("relay:nodes", (string?)await db.StringGetAsync("relay:sigver:kept")));
 
         var (joiner, joinerFirst) = await SigverClient.JoinAsync(nodes[1].WebSocketUri, "/sigver/kept");
@@ -211,11 +217,11 @@ public sealed class ClusterSigverTests
 
         // The forwarded joiner leaves first: the member still holds the group, and its record stays.
         await joiner.DisposeAsync();
-        await UntilAsync(async () => await nodes[0].MetricAsync("relay_sigver_peers") == 1, "the joiner left node 0");
+        await Eventually.TrueAsync(async () => await nodes[0].MetricAsync("relay_sigver_peers") == 1, "the joiner left node 0");
         Assert.Equal(nodeId, (string?)await db.StringGetAsync("relay:sigver:brief"));
 
         await member.DisposeAsync();
-        await UntilAsync(async () => !await db.KeyExistsAsync("relay:sigver:brief"), "the emptied group's record is removed");
+        await Eventually.TrueAsync(async () => !await db.KeyExistsAsync("relay:sigver:brief"), "the emptied group's record is removed");
         Assert.False(await db.SetContainsAsync($"relay:node:{nodeId}:entries", "g brief"));
 
         var (later, laterFirst) = await SigverClient.JoinAsync(nodes[1].WebSocketUri, "/sigver/brief");
@@ -251,18 +257,4 @@ public sealed class ClusterSigverTests
     }
 
     /// <summary>Polls server state (metrics, Redis) until the condition holds; fails at the test timeout.</summary>
-    private static async Task UntilAsync(Func<Task<bool>> condition, string because)
-    {
-        using var deadline = new CancellationTokenSource(TestTimeouts.Default);
-        using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
-        while (!await condition())
-        {
-            if (deadline.IsCancellationRequested)
-            {
-                Assert.Fail($"Timed out waiting until {because}.");
-            }
-
-            await tick.WaitForNextTickAsync(CancellationToken.None);
-        }
-    }
 }

@@ -195,6 +195,8 @@ public sealed class ConnectionTests : IAsyncLifetime
         using var alice = await ConnectAsync("alice", "bob");
         using var bob = await ConnectAsync("bob", "alice");
 
+        // Paired first: sent while alice still waits, the bad frame would end her wait, and bob would wait alone.
+        await WaitForPairingsAsync(1);
         await alice.SendAsync(new byte[] { 0xc3, 0x28 }, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
 
         // The WebSocket layer fails the sender's connection (a 1007 close frame the reset after it may
