@@ -2,10 +2,11 @@
 """Where a relayed message's CPU goes: one server, the Node `ws` pipe load, per-message costs.
 
     python3 bench/pipe-syscalls.py <Relay.Gateway.dll | @localfirst/relay dist/start.js> [NAME=VALUE ...]
-    (env: MESSAGES=16384 per direction and pair, WARMUP=8 seconds, PERF=1 to count syscalls with `perf stat`)
+    (env: MESSAGES=16384 per direction and pair, SIZE=1024 bytes per message, PAIRS=16, WARMUP=8 seconds,
+    PERF=1 to count syscalls with `perf stat`)
 
 Starts the server on a free loopback port (Relay as the bench starts it; the reference with PORT and
-bench/bind-loopback.mjs), drives 16 pairs x 1 KiB with bench/pipe-driver.mjs, and over the measured phase only
+bench/bind-loopback.mjs), drives PAIRS pairs x SIZE bytes with bench/pipe-driver.mjs, and over the measured phase only
 prints the server's CPU per message (user part too), context switches per message (all threads, from /proc)
 and, with PERF=1, its recvfrom/sendto/read/writev/epoll calls per message (perf's syscall tracepoints). The
 bench's numbers are the measurement; this is the profile that says why.
@@ -46,11 +47,11 @@ def sample():
     return (int(fields[11]) + int(fields[12])) / tick, int(fields[11]) / tick, switches
 
 messages = int(os.environ.get("MESSAGES", "16384"))
-driver = subprocess.Popen(["node", os.path.join(here, "pipe-driver.mjs"), "--url", f"ws://127.0.0.1:{port}", "--pairs", "16",
-                           "--size", "1024", "--messages", str(messages), "--window", "256",
+driver = subprocess.Popen(["node", os.path.join(here, "pipe-driver.mjs"), "--url", f"ws://127.0.0.1:{port}", "--pairs", os.environ.get("PAIRS", "16"),
+                           "--size", os.environ.get("SIZE", "1024"), "--messages", str(messages), "--window", "256",
                            "--warmup-seconds", os.environ.get("WARMUP", "8")],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-calls = ["recvfrom", "sendto", "read", "writev", "epoll_wait", "epoll_pwait"]
+calls = ["recvfrom", "sendto", "recvmsg", "sendmsg", "read", "writev", "epoll_wait", "epoll_pwait"]
 perf = None
 for line in driver.stdout:
     event = json.loads(line)
@@ -72,9 +73,10 @@ for line in driver.stdout:
         sys.exit(f"driver: {event['message']}")
 driver.wait()
 proc.kill()
-total = messages * 16 * 2
+pairs, size = int(os.environ.get("PAIRS", "16")), int(os.environ.get("SIZE", "1024"))
+total = messages * pairs * 2
 line = (f"{1e6 * (after[0] - before[0]) / total:.2f} us CPU per message (user {1e6 * (after[1] - before[1]) / total:.2f}), "
-        f"{(after[2] - before[2]) / total:.2f} context switches per message, {total * 1024 / seconds / 1e6:.0f} MB/s")
+        f"{(after[2] - before[2]) / total:.2f} context switches per message, {total * size / seconds / 1e6:.0f} MB/s, {(after[0] - before[0]) / (total * size / 1e9):.2f} s CPU per GB")
 if perf:
     counts = {}
     for row in open("/tmp/pipe-syscalls.perf"):

@@ -157,7 +157,7 @@ internal sealed partial class RelaySocketAcceptor(
         var opaque = await upgrade.UpgradeAsync().ConfigureAwait(false);
         context.Features.Get<IHttpRequestTimeoutFeature>()?.DisableTimeout();
 
-        var output = new BatchedOutputStream(opaque, context, 2 * options.Connection.BufferSize, metrics);
+        var output = new BatchedOutputStream(opaque, context, BatchedOutputStream.BatchBytes, metrics);
         var socket = WebSocket.CreateFromStream(output, new WebSocketCreationOptions
         {
             IsServer = true,

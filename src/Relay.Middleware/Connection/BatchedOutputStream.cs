@@ -21,6 +21,12 @@ namespace Relay.Connection;
 /// </remarks>
 internal sealed class BatchedOutputStream(Stream inner, HttpContext context, int batchBytes, RelayMetrics metrics) : Stream
 {
+    /// <summary>
+    /// What the pipe's halves keep for one write: small frames gain a write each from it, a larger frame
+    /// gains nothing and goes out at once (saving its copy), and a half whose peer stops reading holds no more.
+    /// </summary>
+    public const int BatchBytes = 32 * 1024;
+
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private byte[]? _pending;
     private int _pendingLength;

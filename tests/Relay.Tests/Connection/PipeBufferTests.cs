@@ -48,6 +48,35 @@ public sealed class PipeBufferTests
     }
 
     [Fact]
+    public async Task FrameLargerThanTheBuffer_IsRelayedInFragmentsOfAtMostTheBuffer()
+    {
+        await using var gateway = await TestGateway.StartAsync(new Dictionary<string, string?> { ["Relay:Connection:BufferSize"] = "1024" });
+        using var alice = await RawWebSocketClient.ConnectAsync(gateway, "/connection/alice/bob/doc");
+        using var bob = await RawWebSocketClient.ConnectAsync(gateway, "/connection/bob/alice/doc");
+        await Eventually.TrueAsync(() => gateway.GetService<IRelayStatus>().GetSnapshot().ActivePairings == 1, "alice and bob are paired");
+
+        var payload = new byte[5000];
+        new Random(3).NextBytes(payload);
+        await alice.SendFrameAsync(2, payload);
+
+        var received = new List<byte>();
+        var opcodes = new List<byte>();
+        bool fin;
+        do
+        {
+            (fin, var opcode, var fragment) = await bob.ReadFrameWithFinAsync();
+            Assert.InRange(fragment.Length, 0, 1024);
+            opcodes.Add(opcode);
+            received.AddRange(fragment);
+        }
+        while (!fin);
+
+        Assert.True(opcodes.Count >= 5, $"{opcodes.Count} fragments");
+        Assert.Equal([2, .. Enumerable.Repeat((byte)0, opcodes.Count - 1)], opcodes);
+        Assert.Equal(payload, received);
+    }
+
+    [Fact]
     public async Task ReadInFlightWhenThePartnerArrives_IsDeliveredAfterTheHeldFrames()
     {
         await using var gateway = await TestGateway.StartAsync();

@@ -12,7 +12,7 @@ public sealed class LargeBlockMemoryPoolTests
         using var pool = new LargeBlockMemoryPool();
         using var owner = pool.Rent();
 
-        Assert.Equal(32 * 1024, owner.Memory.Length);
+        Assert.Equal(128 * 1024, owner.Memory.Length);
         Assert.True(System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(owner.Memory, out var segment));
         using var handle = owner.Memory.Pin();
         unsafe
