@@ -42,6 +42,21 @@ public sealed class LargeBlockMemoryPoolTests
     }
 
     [Fact]
+    public void FreeList_GivesTheBlockReturnedLastFirst()
+    {
+        using var pool = new LargeBlockMemoryPool(blockSize: 1024);
+        var first = pool.Rent();
+        var second = pool.Rent();
+        var secondMemory = second.Memory;
+        first.Dispose();
+        second.Dispose();
+
+        using var next = pool.Rent();
+
+        Assert.True(next.Memory.Span == secondMemory.Span);
+    }
+
+    [Fact]
     public void FreeList_KeepsNoMoreThanItsCap()
     {
         using var pool = new LargeBlockMemoryPool(blockSize: 1024, maxRetainedBlocks: 3);
