@@ -17,41 +17,75 @@ internal sealed class LargeBlockMemoryPoolFactory : IMemoryPoolFactory<byte>
 }
 
 /// <summary>
-/// Fixed-size pinned blocks (sockets read into them directly), reused through a free list that keeps at
-/// most <see cref="MaxRetainedBlocks"/>; blocks returned beyond that are left to the GC, so a burst does
-/// not pin its peak memory forever. The list is last in, first out: the block just returned, still in the
-/// CPU's cache, is the next one given out, rather than every retained block in turn.
+/// Fixed-size pinned blocks (sockets read into them directly), reused through a free list. The list is
+/// last in, first out: the block just returned, still in the CPU's cache, is the next one given out. A
+/// burst (thousands of sockets writing at once) may need thousands of blocks; they are kept for the next
+/// one, up to <see cref="MaxRetainedBlocks"/>, and every <see cref="TrimInterval"/> half of those no rent
+/// reached during the interval are let go, coldest first, so a quiet gateway gives its peak back within a
+/// minute or so.
 /// </summary>
-internal sealed class LargeBlockMemoryPool(int blockSize = LargeBlockMemoryPool.DefaultBlockSize, int maxRetainedBlocks = LargeBlockMemoryPool.DefaultMaxRetainedBlocks)
-    : MemoryPool<byte>
+internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
 {
     public const int DefaultBlockSize = 128 * 1024;
 
-    /// <summary>64 MiB of 128 KiB blocks.</summary>
-    public const int DefaultMaxRetainedBlocks = 512;
+    /// <summary>256 MiB of 128 KiB blocks at most, as long as they are in use.</summary>
+    public const int DefaultMaxRetainedBlocks = 2048;
+
+    public static readonly TimeSpan TrimInterval = TimeSpan.FromSeconds(10);
 
     private readonly Lock _lock = new();
-    private readonly Stack<Block> _free = new();
-    private int _retained;
-    private volatile bool _disposed;
+    private readonly int _blockSize;
+    private readonly Block[] _free;
+    private readonly ITimer? _trimTimer;
+    private int _count;
+    private int _lowWater;
+    private bool _disposed;
 
-    public override int MaxBufferSize => blockSize;
+    /// <param name="trimEvery">Trim on this timer; <see langword="false"/> leaves it to <see cref="Trim"/> calls.</param>
+    public LargeBlockMemoryPool(int blockSize = DefaultBlockSize, int maxRetainedBlocks = DefaultMaxRetainedBlocks, bool trimEvery = true)
+    {
+        _blockSize = blockSize;
+        _free = new Block[maxRetainedBlocks];
+        if (trimEvery)
+        {
+            // The timer holds the pool only weakly, so a pool nobody disposed can still be collected.
+            var pool = new WeakReference<LargeBlockMemoryPool>(this);
+            _trimTimer = TimeProvider.System.CreateTimer(
+                static state => { if (((WeakReference<LargeBlockMemoryPool>)state!).TryGetTarget(out var p)) { p.Trim(); } },
+                pool,
+                TrimInterval,
+                TrimInterval);
+        }
+    }
 
-    public int MaxRetainedBlocks => maxRetainedBlocks;
+    public override int MaxBufferSize => _blockSize;
+
+    public int MaxRetainedBlocks => _free.Length;
 
     /// <summary>Blocks waiting in the free list.</summary>
-    public int RetainedBlocks => Volatile.Read(ref _retained);
+    public int RetainedBlocks
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _count;
+            }
+        }
+    }
 
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(minBufferSize, blockSize);
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        Block? block;
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(minBufferSize, _blockSize);
+        Block? block = null;
         lock (_lock)
         {
-            if (_free.TryPop(out block))
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_count > 0)
             {
-                _retained--;
+                block = _free[--_count];
+                _free[_count] = null!;
+                _lowWater = Math.Min(_lowWater, _count);
             }
         }
 
@@ -61,28 +95,49 @@ internal sealed class LargeBlockMemoryPool(int blockSize = LargeBlockMemoryPool.
             return block;
         }
 
-        return new Block(this, GC.AllocateUninitializedArray<byte>(blockSize, pinned: true));
+        return new Block(this, GC.AllocateUninitializedArray<byte>(_blockSize, pinned: true));
+    }
+
+    /// <summary>
+    /// Lets go of half the blocks that stayed in the free list since the last trim (the coldest, at the
+    /// bottom of the list), rounded up; the GC reclaims them.
+    /// </summary>
+    public void Trim()
+    {
+        lock (_lock)
+        {
+            var release = (_lowWater + 1) / 2;
+            if (release > 0)
+            {
+                Array.Copy(_free, release, _free, 0, _count - release);
+                Array.Clear(_free, _count - release, release);
+                _count -= release;
+            }
+
+            _lowWater = _count;
+        }
     }
 
     private void Return(Block block)
     {
         lock (_lock)
         {
-            if (!_disposed && _retained < maxRetainedBlocks)
+            if (!_disposed && _count < _free.Length)
             {
-                _free.Push(block);
-                _retained++;
+                _free[_count++] = block;
             }
         }
     }
 
     protected override void Dispose(bool disposing)
     {
+        _trimTimer?.Dispose();
         lock (_lock)
         {
             _disposed = true;
-            _free.Clear();
-            _retained = 0;
+            Array.Clear(_free);
+            _count = 0;
+            _lowWater = 0;
         }
     }
 

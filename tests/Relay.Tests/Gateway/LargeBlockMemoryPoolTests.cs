@@ -68,6 +68,41 @@ public sealed class LargeBlockMemoryPoolTests
     }
 
     [Fact]
+    public void Trim_LetsGoOfHalfTheBlocksNoRentReached_ColdestFirst()
+    {
+        using var pool = new LargeBlockMemoryPool(blockSize: 1024, trimEvery: false);
+        var owners = Enumerable.Range(0, 8).Select(_ => pool.Rent()).ToList();
+        var memories = owners.Select(owner => owner.Memory).ToList();
+        owners.ForEach(owner => owner.Dispose());
+        Assert.Equal(8, pool.RetainedBlocks);
+
+        // All eight were out during this interval: none is surplus yet.
+        pool.Trim();
+        Assert.Equal(8, pool.RetainedBlocks);
+
+        // A quiet interval: half go, the ones returned first (the bottom of the list).
+        pool.Trim();
+        Assert.Equal(4, pool.RetainedBlocks);
+        using (var hot = pool.Rent())
+        {
+            Assert.True(hot.Memory.Span == memories[^1].Span);
+        }
+
+        // Two rents deep this interval: two blocks stayed untouched, and the trim lets one of them go.
+        using (pool.Rent())
+        using (pool.Rent())
+        {
+        }
+
+        pool.Trim();
+        Assert.Equal(3, pool.RetainedBlocks);
+        pool.Trim();
+        pool.Trim();
+        pool.Trim();
+        Assert.Equal(0, pool.RetainedBlocks);
+    }
+
+    [Fact]
     public void Rent_LargerThanABlock_Throws()
     {
         using var pool = new LargeBlockMemoryPool(blockSize: 1024);
