@@ -47,8 +47,9 @@ def sample():
     return (int(fields[11]) + int(fields[12])) / tick, int(fields[11]) / tick, switches
 
 messages = int(os.environ.get("MESSAGES", "16384"))
-driver = subprocess.Popen(["node", os.path.join(here, "pipe-driver.mjs"), "--url", f"ws://127.0.0.1:{port}", "--pairs", os.environ.get("PAIRS", "16"),
-                           "--size", os.environ.get("SIZE", "1024"), "--messages", str(messages), "--window", "256",
+pairs, size = int(os.environ.get("PAIRS", "16")), int(os.environ.get("SIZE", "1024"))
+driver = subprocess.Popen(["node", os.path.join(here, "pipe-driver.mjs"), "--url", f"ws://127.0.0.1:{port}", "--pairs", str(pairs),
+                           "--size", str(size), "--messages", str(messages), "--window", "256",
                            "--warmup-seconds", os.environ.get("WARMUP", "8")],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 calls = ["recvfrom", "sendto", "recvmsg", "sendmsg", "read", "writev", "epoll_wait", "epoll_pwait"]
@@ -73,7 +74,6 @@ for line in driver.stdout:
         sys.exit(f"driver: {event['message']}")
 driver.wait()
 proc.kill()
-pairs, size = int(os.environ.get("PAIRS", "16")), int(os.environ.get("SIZE", "1024"))
 total = messages * pairs * 2
 line = (f"{1e6 * (after[0] - before[0]) / total:.2f} us CPU per message (user {1e6 * (after[1] - before[1]) / total:.2f}), "
         f"{(after[2] - before[2]) / total:.2f} context switches per message, {total * size / seconds / 1e6:.0f} MB/s, {(after[0] - before[0]) / (total * size / 1e9):.2f} s CPU per GB")

@@ -255,6 +255,4 @@ public sealed class ClusterSigverTests
         Assert.True(await nodes[0].MetricAsync("relay_sigver_content_messages_total") >= 4, "SDP and candidates were relayed on node 0");
         Assert.Equal(0, await nodes[1].MetricAsync("relay_sigver_content_messages_total"));
     }
-
-    /// <summary>Polls server state (metrics, Redis) until the condition holds; fails at the test timeout.</summary>
 }
